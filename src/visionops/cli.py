@@ -1,0 +1,90 @@
+"""The `visionops` command. Heavy libraries are imported inside each command, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from visionops.errors import UserError, exits_cleanly
+
+DEFAULT_MODEL = Path("data/models/classifier.onnx")
+
+
+def _project(args: argparse.Namespace) -> Path:
+    from visionops.runtime import apply_environment_defaults, find_project_root
+
+    root = find_project_root(args.project)
+    apply_environment_defaults(root)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # pipelines/ lives beside src/, in the project
+    return root
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from visionops import config
+
+    root = _project(args)
+    params_file = root / config.PARAMS_FILE
+    overrides = {}
+    if args.budget:
+        overrides.update(config.budget_overrides(config.load(params_file), args.budget))
+    overrides.update(dict(config.parse_override(text) for text in args.set))
+    if overrides:
+        config.apply_overrides(params_file, overrides)
+        print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in overrides.items())}")
+    else:
+        config.load(params_file)  # refuse bad params before Prefect starts
+
+    from pipelines.pipeline import run_pipeline
+
+    outcome = run_pipeline(root)
+    print("pipeline: " + ", ".join(f"{stage} {state}" for stage, state in outcome.items()))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    root = _project(args)
+    from pipelines.serve import serve
+
+    serve(root)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from visionops.predict import load_images, predict_files
+
+    sess_path = args.model
+    images = load_images(args.images)
+    for path, label, prob in predict_files(sess_path, images, threads=args.threads):
+        print(f"{path}\t{label}\t{prob:.3f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visionops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline (Prefect flow over the DVC stages)")
+    run.add_argument("--budget", choices=("tiny", "cpu", "gpu"), help="write that budget's overrides into params.yaml first")
+    run.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param in params.yaml")
+    run.add_argument("--project", type=Path, default=None, help="project folder (default: the one around the cwd)")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="serve the pipeline on the cron schedule in params.yaml (needs a Prefect server)")
+    serve.add_argument("--project", type=Path, default=None)
+    serve.set_defaults(func=cmd_serve)
+
+    predict = sub.add_parser("predict", help="classify images with the ONNX model (onnxruntime only)")
+    predict.add_argument("images", nargs="+", type=Path)
+    predict.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    predict.set_defaults(func=cmd_predict)
+    return parser
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""params.yaml loaded into typed, frozen models; budgets applied as plain key overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from visionops.errors import UserError
+
+PARAMS_FILE = "params.yaml"
+BUDGETS = ("tiny", "cpu", "gpu")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    dataset: Literal["fashion_mnist", "mnist", "imagefolder"] = "fashion_mnist"
+    image_folder: str | None = None
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _folder_for_imagefolder(self) -> "DataParams":
+        if self.dataset == "imagefolder" and not self.image_folder:
+            raise ValueError("data.image_folder must name a folder when data.dataset is imagefolder")
+        return self
+
+
+class AugmentParams(_Section):
+    flip: bool = True
+    translate: int = Field(0, ge=0, le=8)
+    erase_prob: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class ClassifierParams(_Section):
+    network: Literal["lenet5", "resnet"] = "resnet"
+    resnet_widths: tuple[int, int, int] = (32, 64, 128)
+    resnet_blocks: int = Field(1, ge=1, le=8)
+    resnet_stem_pool: bool = True
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.004, gt=0.0, le=10.0)
+    weight_decay: float = Field(0.0005, ge=0.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    augment: AugmentParams = AugmentParams()
+    limit_train_batches: float | int = Field(1.0, gt=0)
+    limit_val_batches: float | int = Field(1.0, gt=0)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    channels_last: Literal["auto", True, False] = "auto"
+    compile: bool = False
+    seed: int = Field(0, ge=0)
+
+    @field_validator("resnet_widths")
+    @classmethod
+    def _positive_widths(cls, widths: tuple[int, int, int]) -> tuple[int, int, int]:
+        if any(w < 1 for w in widths):
+            raise ValueError("every width must be >= 1")
+        return widths
+
+
+class ExportParams(_Section):
+    opset: int = Field(18, ge=13, le=23)
+    parity_batch_sizes: tuple[int, ...] = (1, 37)
+    parity_atol: float = Field(1e-4, gt=0.0)
+    quantize: bool = True
+    calibration_images: int = Field(512, ge=1)
+
+
+class EvaluationParams(_Section):
+    batch_size: int = Field(1000, ge=1)
+    mistakes: int = Field(16, ge=0, le=100)
+    explain_images: int = Field(8, ge=0, le=32)
+    occlusion_window: int = Field(6, ge=1, le=28)
+    occlusion_stride: int = Field(2, ge=1, le=28)
+    ort_threads: int = Field(0, ge=0)
+
+
+class TrackingParams(_Section):
+    uri: str = "sqlite:///mlflow.db"
+    artifact_location: str = "mlartifacts"
+    experiment: str = Field("visionops", min_length=1)
+    registered_model: str = Field("visionops-classifier", min_length=1)
+    promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class ScheduleParams(_Section):
+    deployment: str = Field("visionops-retrain", min_length=1)
+    cron: str = "0 3 * * 1"
+    timezone: str = "UTC"
+    stage_retries: dict[str, int] = {}
+    retry_delay_seconds: float = Field(10, ge=0)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError("must be a cron expression of five fields, e.g. '0 3 * * 1'")
+        return cron
+
+    @field_validator("stage_retries")
+    @classmethod
+    def _non_negative(cls, retries: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in retries.values()):
+            raise ValueError("retries must be >= 0")
+        return retries
+
+
+class Params(_Section):
+    data: DataParams = DataParams()
+    classifier: ClassifierParams = ClassifierParams()
+    export: ExportParams = ExportParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    tracking: TrackingParams = TrackingParams()
+    schedule: ScheduleParams = ScheduleParams()
+    budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _budgets_override_known_keys(self) -> "Params":
+        plain = self.model_dump(exclude={"budgets"})
+        for budget, overrides in self.budgets.items():
+            for key in overrides:
+                if not _has_key(plain, key):
+                    raise ValueError(f"budgets.{budget}: '{key}' is not a key of params.yaml")
+        return self
+
+
+def _has_key(tree: dict[str, Any], dotted: str) -> bool:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent = error["loc"][:-1]
+        model: Any = Params
+        for part in parent:
+            field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+            model = field.annotation if field is not None else None
+        allowed = ", ".join(model.model_fields) if hasattr(model, "model_fields") else "see params.yaml"
+        return f"unknown key '{key}' (allowed here: {allowed})"
+    value = error.get("input")
+    got = f" (got {value!r})" if not isinstance(value, dict) else ""
+    return f"{key}: {error['msg']}{got}"
+
+
+def validate(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
+    """Validate a params tree; raise UserError naming the first bad key."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{source} must hold a mapping of sections, not {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e, raw) for e in exc.errors()[:3])
+        raise UserError(f"{source}: {problems}. Fix the value in {source}.") from None
+
+
+def load(path: str | Path = PARAMS_FILE) -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} not found: run from the project root or pass --params") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return validate(raw or {}, str(path))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'classifier.epochs=5' -> ('classifier.epochs', 5), the value read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UserError(f"override '{text}' must look like section.key=value")
+    return key.strip(), yaml.safe_load(value)
+
+
+def apply_overrides(path: str | Path, overrides: dict[str, Any]) -> Params:
+    """Write key overrides into params.yaml, keeping its comments; validate before anything is written."""
+    from ruamel.yaml import YAML
+
+    from visionops.io import atomic_write_text
+
+    path = Path(path)
+    rt = YAML()
+    rt.preserve_quotes = True
+    doc = rt.load(path.read_text())
+    for dotted, value in overrides.items():
+        node = doc
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            if part not in node or not hasattr(node[part], "keys"):
+                raise UserError(f"unknown key '{dotted}' in override: params.yaml has no section '{part}'")
+            node = node[part]
+        if leaf not in node:
+            raise UserError(f"unknown key '{dotted}' in override (allowed here: {', '.join(node)})")
+        node[leaf] = value
+    from io import StringIO
+
+    buffer = StringIO()
+    rt.dump(doc, buffer)
+    params = validate(yaml.safe_load(buffer.getvalue()), str(path))
+    atomic_write_text(path, buffer.getvalue())
+    return params
+
+
+def budget_overrides(params: Params, budget: str) -> dict[str, Any]:
+    if budget not in params.budgets:
+        raise UserError(f"unknown budget '{budget}' (allowed: {', '.join(params.budgets) or 'none defined'})")
+    return dict(params.budgets[budget])
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}, for logging params to MLflow."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,79 @@
+"""Fetch an IDX dataset from a local mirror or its official URLs, verifying each file's pinned SHA-256."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+from visionops.data.sources import IdxSource
+from visionops.errors import UserError
+from visionops.io import atomic_dir
+
+
+def _decompress(blob: bytes, origin: str) -> bytes:
+    if blob[:2] != b"\x1f\x8b":
+        return blob
+    try:
+        return gzip.decompress(blob)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{origin} is a corrupt or truncated gzip file ({exc}); replace it or remove it from the mirror") from None
+
+
+def _from_mirror(name: str, mirrors: list[Path]) -> tuple[bytes, str] | None:
+    for folder in mirrors:
+        for candidate in (folder / f"{name}.gz", folder / name):
+            if candidate.is_file():
+                return _decompress(candidate.read_bytes(), str(candidate)), str(candidate)
+    return None
+
+
+def _download(name: str, urls: tuple[str, ...], timeout: float) -> tuple[bytes, str]:
+    failures = []
+    for base in urls:
+        url = f"{base}{name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return _decompress(response.read(), url), url
+        except (urllib.error.URLError, OSError) as exc:
+            failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
+    raise ConnectionError("; ".join(failures))
+
+
+def fetch_idx(source: IdxSource, dest: Path, mirrors: list[Path] | None = None, timeout: float = 30.0) -> dict[str, str]:
+    """Write the decompressed, verified files of `source` into `dest`; return {file: origin}.
+
+    Every file is checked before `dest` is replaced, so a failure leaves the previous `dest` as it was.
+    """
+    mirrors = source.mirror_dirs() if mirrors is None else mirrors
+    origins: dict[str, str] = {}
+    with atomic_dir(dest) as tmp:
+        for name, expected in source.sha256.items():
+            found = _from_mirror(name, mirrors)
+            if found is None:
+                try:
+                    found = _download(name, source.urls, timeout)
+                except ConnectionError as exc:
+                    where = ", ".join(str(m) for m in mirrors) or "(none)"
+                    hint = (
+                        "install the Debian/Ubuntu package dataset-fashion-mnist or "
+                        if source.name == "fashion_mnist"
+                        else ""
+                    )
+                    raise UserError(
+                        f"{name} of {source.name} is in no local mirror ({where}) and could not be downloaded "
+                        f"({exc}); {hint}set {source.mirror_env} to a folder holding the files"
+                    ) from None
+            data, origin = found
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != expected:
+                raise UserError(
+                    f"{origin}: SHA-256 of the decompressed bytes is {digest}, expected {expected}; "
+                    "the file is corrupt or not the official release, replace it"
+                )
+            (tmp / name).write_bytes(data)
+            origins[name] = origin
+    return origins

@@ -1,0 +1,29 @@
+"""The one exception type that means "the user can fix this": entry points print it as one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+
+class UserError(Exception):
+    """Bad input or environment; the message says what is wrong and what to do."""
+
+
+def exits_cleanly(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a UserError into one line on stderr and exit status 2; let bugs keep their traceback."""
+
+    @wraps(main)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return main(*args, **kwargs)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper

@@ -1,0 +1,57 @@
+"""DVC stage `train`: fit the classifier on the device-resident data, log to MLflow, save the best weights."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from visionops.errors import exits_cleanly
+from visionops.stages import stage_parser, start
+
+
+@exits_cleanly
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--checkpoints", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
+    args = parser.parse_args(argv)
+    params, root = start(args)
+
+    import mlflow
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    from visionops import tracking
+    from visionops.config import flatten
+    from visionops.data.prepare import MANIFEST_FILE, load_prepared
+    from visionops.io import atomic_save, atomic_write_json
+    from visionops.models.io import save_model
+    from visionops.training.fit import fit_classifier
+
+    data = load_prepared(args.data)
+    data_digest = hashlib.sha256((args.data / MANIFEST_FILE).read_bytes()).hexdigest()
+    with tracking.stage_run("train", params.tracking, root) as run:
+        logger = MLFlowLogger(
+            experiment_name=params.tracking.experiment,
+            run_id=run.info.run_id,
+            tracking_uri=tracking.tracking_uri(params.tracking, root),
+            log_model=False,
+        )
+        mlflow.log_params(flatten({"data": params.data.model_dump(), "classifier": params.classifier.model_dump()}))
+        result = fit_classifier(params.classifier, data, args.checkpoints, data_digest, logger=logger)
+        atomic_save(args.model, lambda tmp: save_model(tmp, result.spec, result.state_dict))
+        metrics = {**result.metrics, "train_images": int(len(data.train_y))}
+        atomic_write_json(args.metrics, metrics)
+        tracking.log_json_metrics(metrics, prefix="summary/")
+        mlflow.log_artifact(str(args.checkpoints / "best.ckpt"), "checkpoints")
+        if result.resumed_from:
+            mlflow.set_tag("resumed_from", result.resumed_from)
+    print(
+        f"train: {params.classifier.network} best val acc {metrics['val_acc_best']:.4f}, "
+        f"torch test acc {metrics['test_acc_torch']:.4f} in {metrics['fit_seconds']:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Fit a classifier from params on prepared data: device, precision, checkpoints that resume, MLflow logging."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from visionops.config import ClassifierParams
+from visionops.data.prepare import Prepared
+from visionops.errors import UserError
+
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    spec: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    metrics: dict[str, float]
+    resumed_from: str | None
+
+
+def resolve_device_settings(params: ClassifierParams) -> dict[str, Any]:
+    """Turn the 'auto' settings into concrete ones: bf16 and channels_last on a GPU, fp32 on the CPU."""
+    on_gpu = params.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    precision = params.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if on_gpu and torch.cuda.is_bf16_supported() else "32-true"
+    channels_last = on_gpu if params.channels_last == "auto" else bool(params.channels_last)
+    return {"precision": precision, "channels_last": channels_last, "on_gpu": on_gpu}
+
+
+def fingerprint(params: ClassifierParams, data_digest: str) -> str:
+    """What a checkpoint must match to be resumed: the classifier params and the data."""
+    blob = json.dumps({"classifier": params.model_dump(mode="json"), "data": data_digest}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def resumable_checkpoint(ckpt_dir: Path, expected: str) -> Path | None:
+    """`last.ckpt` if it was written by a run with the same fingerprint, else None (and stale files go)."""
+    last, stamp = ckpt_dir / "last.ckpt", ckpt_dir / FINGERPRINT_FILE
+    if last.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == expected:
+        return last
+    for stale in ckpt_dir.glob("*.ckpt"):
+        stale.unlink()
+    return None
+
+
+def fit_classifier(
+    params: ClassifierParams,
+    data: Prepared,
+    ckpt_dir: Path,
+    data_digest: str,
+    logger: Any = None,
+    enable_progress_bar: bool = False,
+) -> FitResult:
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from visionops.io import atomic_write_json
+    from visionops.models import build_network, network_spec
+    from visionops.training.module import ClassifierModule, DeviceDataModule
+
+    pl.seed_everything(params.seed, workers=True, verbose=False)
+    settings = resolve_device_settings(params)
+    spec = network_spec(params, len(data.classes), int(data.train_x.shape[1]), data.mean, data.std)
+    network = build_network(spec)
+    if settings["channels_last"]:
+        network = network.to(memory_format=torch.channels_last)
+    module = ClassifierModule(
+        network,
+        num_classes=len(data.classes),
+        lr=params.lr,
+        weight_decay=params.weight_decay,
+        label_smoothing=params.label_smoothing,
+        channels_last=settings["channels_last"],
+        compile_network=params.compile,
+    )
+    datamodule = DeviceDataModule(data, params.batch_size, params.augment, params.seed)
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    expected = fingerprint(params, data_digest)
+    resume = resumable_checkpoint(ckpt_dir, expected)
+    atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True, enable_version_counter=False
+    )
+    callbacks: list[Any] = [checkpoint]
+    if logger is not None:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    trainer = pl.Trainer(
+        max_epochs=params.epochs,
+        accelerator=params.accelerator,
+        devices=params.devices,
+        strategy=params.strategy,
+        num_nodes=params.num_nodes,
+        precision=settings["precision"],
+        limit_train_batches=params.limit_train_batches,
+        limit_val_batches=params.limit_val_batches,
+        logger=logger if logger is not None else False,
+        callbacks=callbacks,
+        enable_progress_bar=enable_progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+        deterministic=False,
+        default_root_dir=str(ckpt_dir),
+    )
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    except FloatingPointError as exc:
+        raise UserError(f"training diverged: {exc}; lower classifier.lr (the last good checkpoint is kept)") from None
+    fit_seconds = time.perf_counter() - started
+    best = checkpoint.best_model_path or str(ckpt_dir / "last.ckpt")
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    metrics = {
+        "val_acc_best": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan"),
+        "test_acc_torch": float(tested["test/acc"]),
+        "fit_seconds": fit_seconds,
+        "epochs": trainer.current_epoch,
+        "parameters": sum(p.numel() for p in network.parameters()),
+    }
+    weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    return FitResult(spec=spec, state_dict=weights, metrics=metrics, resumed_from=str(resume) if resume else None)
