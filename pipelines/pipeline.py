@@ -34,7 +34,7 @@ def stage_order(root: Path) -> list[str]:
         graph = repo.index.graph
         position = {stage: i for i, stage in enumerate(repo.index.stages)}
         ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
-        return [stage.addressing for stage in ordered]
+        return [stage.name for stage in ordered]
 
 
 @task(cache_policy=NO_CACHE, task_run_name="dvc:{stage}")

@@ -11,7 +11,7 @@ _UBYTE = 0x08
 
 def parse_idx(data: bytes, name: str, expected_ndim: int) -> np.ndarray:
     """Parse unsigned-byte IDX `data` into an array; refuse a bad magic number, shape or length."""
-    if len(data) < 4 + 4 * expected_ndim:
+    if len(data) < 4:
         raise UserError(f"{name}: truncated IDX header ({len(data)} bytes); delete it and fetch again")
     zero, dtype, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
     if zero != 0 or dtype != _UBYTE or ndim != expected_ndim:
@@ -19,6 +19,8 @@ def parse_idx(data: bytes, name: str, expected_ndim: int) -> np.ndarray:
             f"{name}: not an unsigned-byte IDX file with {expected_ndim} dimensions "
             f"(magic {data[:4].hex()}); delete it and fetch again"
         )
+    if len(data) < 4 + 4 * ndim:
+        raise UserError(f"{name}: truncated IDX header ({len(data)} bytes); delete it and fetch again")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     header = 4 + 4 * ndim
     expected = int(np.prod(dims))

@@ -1,0 +1,121 @@
+"""Shared fixtures: generated IDX mirrors and image folders, a pre-migrated MLflow store, throwaway projects."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visionops.data.idx import encode_idx
+from visionops.data.sources import IdxSource
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_MIRROR = Path(os.environ.get("VISIONOPS_FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def make_idx_arrays(n_train: int = 200, n_test: int = 50, classes: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+    """Images whose class is visible (a bright bar at a class-dependent row), so a tiny model can learn them."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % classes
+        images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+        for i, label in enumerate(labels):
+            images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 255
+        arrays[f"{prefix}-images-idx3-ubyte"] = images
+        arrays[f"{prefix}-labels-idx1-ubyte"] = labels.astype(np.uint8)
+    return arrays
+
+
+@pytest.fixture
+def idx_mirror(tmp_path: Path) -> tuple[Path, IdxSource]:
+    """A gzip mirror of a small generated IDX dataset, and a source that pins its checksums."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    sha = {}
+    for name, array in make_idx_arrays().items():
+        raw = encode_idx(array)
+        sha[name] = hashlib.sha256(raw).hexdigest()
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(raw))
+    source = IdxSource(
+        name="generated",
+        sha256=sha,
+        urls=("http://127.0.0.1:9/",),  # the discard port: nothing listens, so downloads fail at once
+        mirror_env="VISIONOPS_TEST_MIRROR",
+        default_mirror=None,
+        classes=tuple(f"c{i}" for i in range(10)),
+    )
+    return mirror, source
+
+
+def write_image_folder(root: Path, per_class: int = 12, classes: int = 3, size: int = 28) -> Path:
+    """A user-style image folder: root/{train,test}/<class>/*.png."""
+    from PIL import Image
+
+    arrays = make_idx_arrays(per_class * classes, per_class * classes, classes)
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images, labels = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
+        for i, (img, label) in enumerate(zip(images, labels)):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).resize((size, size)).save(folder / f"{i:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MLflow SQLite store, migrated once per session; tests copy it (a fresh one per process is slow and racy)."""
+    from mlflow import MlflowClient
+
+    folder = tmp_path_factory.mktemp("mlflow")
+    db = folder / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}").search_experiments()
+    return db
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
+    """A copy of this project in a fresh git + DVC repo, with its own MLflow store and the tiny budget."""
+    from visionops import config
+
+    root = tmp_path / "project"
+    root.mkdir()
+    for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy(REPO / item, root / item)
+    for folder in ("pipelines", "src"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(REPO / ".gitignore", root / ".gitignore")
+    shutil.copy(migrated_mlflow_db, root / "mlflow.db")
+    params = config.load(root / "params.yaml")
+    config.apply_overrides(root / "params.yaml", config.budget_overrides(params, "tiny"))
+    git(root, "init", "-q")
+    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["dvc", "config", "core.analytics", "false"], cwd=root, check=True)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API for the whole session (each start migrates a database: seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)

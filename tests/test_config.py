@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from visionops import config
+from visionops.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_project_params_are_valid_and_default_to_the_cpu_budget():
+    params = config.load(REPO / "params.yaml")
+    assert set(params.budgets) == {"tiny", "cpu", "gpu"}
+    current = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
+    for key, value in params.budgets["cpu"].items():
+        assert current[key] == (list(value) if isinstance(value, tuple) else value), key
+
+
+def test_every_budget_sets_the_same_keys():
+    params = config.load(REPO / "params.yaml")
+    keys = {budget: set(overrides) for budget, overrides in params.budgets.items()}
+    assert keys["tiny"] == keys["cpu"] == keys["gpu"]
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_unknown_key_is_named_with_the_allowed_ones():
+    raw = _raw()
+    raw["classifier"]["epoch"] = 3
+    with pytest.raises(UserError, match=r"unknown key 'classifier.epoch' \(allowed here: network, .*epochs"):
+        config.validate(raw)
+
+
+def test_unknown_section_is_refused():
+    raw = _raw()
+    raw["gan"] = {"epochs": 1}
+    with pytest.raises(UserError, match="unknown key 'gan'"):
+        config.validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("classifier", "epochs", 0, r"classifier.epochs: Input should be greater than or equal to 1 \(got 0\)"),
+        ("classifier", "network", "vgg", r"classifier.network: Input should be 'lenet5' or 'resnet'"),
+        ("data", "val_fraction", 1.5, r"data.val_fraction: Input should be less than 1"),
+        ("schedule", "cron", "daily", r"schedule.cron: .*five fields"),
+    ],
+)
+def test_out_of_range_values_name_the_key_and_the_range(section, key, value, expected):
+    raw = _raw()
+    raw[section][key] = value
+    with pytest.raises(UserError, match=expected):
+        config.validate(raw)
+
+
+def test_budget_overriding_a_missing_key_is_refused():
+    raw = _raw()
+    raw["budgets"]["tiny"]["classifier.epochz"] = 1
+    with pytest.raises(UserError, match="budgets.tiny: 'classifier.epochz' is not a key"):
+        config.validate(raw)
+
+
+def test_apply_overrides_keeps_comments_and_validates_first(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text())
+    config.apply_overrides(path, {"classifier.epochs": 2, "classifier.augment.flip": False})
+    text = path.read_text()
+    assert "# The one configuration of visionops" in text
+    params = config.load(path)
+    assert params.classifier.epochs == 2 and params.classifier.augment.flip is False
+
+    before = path.read_text()
+    with pytest.raises(UserError, match="classifier.epochs"):
+        config.apply_overrides(path, {"classifier.epochs": -1})
+    with pytest.raises(UserError, match="unknown key 'classifier.nope'"):
+        config.apply_overrides(path, {"classifier.nope": 1})
+    assert path.read_text() == before
+
+
+def test_parse_override_reads_yaml_values():
+    assert config.parse_override("classifier.epochs=5") == ("classifier.epochs", 5)
+    assert config.parse_override("classifier.resnet_widths=[8, 16, 32]") == ("classifier.resnet_widths", [8, 16, 32])
+    with pytest.raises(UserError, match="section.key=value"):
+        config.parse_override("classifier.epochs")

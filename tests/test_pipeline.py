@@ -1,0 +1,81 @@
+"""End to end on the tiny budget: the real DVC, Prefect and MLflow, in a throwaway git repo."""
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from conftest import REAL_MIRROR, run, write_image_folder
+from visionops import config
+
+pytestmark = pytest.mark.slow
+
+
+def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_path):
+    images = write_image_folder(tmp_path / "user-images", per_class=16, classes=3)
+    config.apply_overrides(project / "params.yaml", {"data.dataset": "imagefolder", "data.image_folder": str(images)})
+
+    first = run([sys.executable, "-m", "dvc", "repro"], project)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for stage in ("fetch", "prepare", "train", "export", "evaluate", "register"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and set(metrics["per_class"]) == {"class0", "class1", "class2"}
+    assert (project / "data" / "models" / "classifier.onnx").stat().st_size > 0
+    for figure in ("confusion.png", "mistakes.png", "explanations.png"):
+        assert (project / "reports" / "evaluation" / figure).stat().st_size > 0
+    assert json.loads((project / "reports" / "registry.json").read_text())["version"] == "1"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert list(lock["stages"]) == ["fetch", "prepare", "train", "export", "evaluate", "register"]
+
+    again = run([sys.executable, "-m", "dvc", "repro"], project)
+    assert again.returncode == 0 and "Running stage" not in again.stdout
+    status = run([sys.executable, "-m", "dvc", "status"], project)
+    assert "up to date" in status.stdout
+
+    config.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
+    changed = run([sys.executable, "-m", "dvc", "repro"], project)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    ran = {s for s in ("fetch", "prepare", "train", "export", "evaluate", "register") if f"Running stage '{s}'" in changed.stdout}
+    assert ran == {"evaluate"}  # register's inputs (the model, the metrics) did not change
+
+
+@pytest.mark.skipif(not (REAL_MIRROR / "train-images-idx3-ubyte.gz").exists(), reason="needs the dataset-fashion-mnist mirror")
+def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, prefect_harness):
+    from mlflow import MlflowClient
+
+    from pipelines.pipeline import pipeline
+
+    outcome = pipeline(project_dir=str(project))
+    assert outcome == {s: "ran" for s in ("fetch", "prepare", "train", "export", "evaluate", "register")}
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("visionops")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.info.run_name == "pipeline"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.data.tags["prefect_flow_run_id"]
+    assert parent.info.status == "FINISHED"
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == {"train", "export", "evaluate", "register"}
+    data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
+    for child in children.values():
+        assert child.data.tags["prefect_flow_run_id"] == parent.data.tags["prefect_flow_run_id"]
+        assert child.data.tags["data_version"] == data_md5
+        assert len(child.data.tags["git_commit"].split("-")[0]) == 40
+
+    train = children["train"]
+    assert train.data.params["classifier.epochs"] == "1"
+    assert {"val/acc", "train/loss_epoch", "test/acc"} <= set(train.data.metrics)
+    evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate"].info.run_id, "evaluation")}
+    assert "evaluation/confusion.png" in evaluate_artifacts and "evaluation/explanations.png" in evaluate_artifacts
+
+    accuracy = json.loads((project / "reports" / "metrics.json").read_text())["accuracy"]
+    assert parent.data.metrics["test_accuracy"] == pytest.approx(accuracy)
+    champion = client.get_model_version_by_alias("visionops-classifier", "champion")
+    assert str(champion.version) == "1" and float(champion.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
+    assert str(client.get_model_version_by_alias("visionops-classifier", "challenger").version) == "1"
+
+    assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}

@@ -1,0 +1,69 @@
+"""Bad input to a stage ends in one line and exit status 2, with nothing half-written left in data/."""
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+
+from conftest import make_idx_arrays
+from visionops.data.idx import encode_idx
+
+
+def _stage(project, name, *args, env=None):
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", f"visionops.stages.{name}", *args],
+        cwd=project, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+    )
+
+
+def _one_error_line(result):
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_fetch_refuses_a_mirror_whose_bytes_do_not_match_the_pinned_checksums(project, tmp_path):
+    mirror = tmp_path / "fake-mirror"
+    mirror.mkdir()
+    for name, array in make_idx_arrays().items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
+    line = _one_error_line(_stage(project, "fetch", "--out", "data/raw", env={"VISIONOPS_FMNIST_DIR": str(mirror)}))
+    assert "SHA-256 of the decompressed bytes" in line and "fake-mirror" in line
+    assert not (project / "data" / "raw").exists()
+    assert not any(p.name.startswith(".raw") for p in (project / "data").iterdir())
+
+
+@pytest.mark.parametrize("damage", ["truncate", "magic"])
+def test_prepare_refuses_a_corrupt_idx_file(project, damage):
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True)
+    for name, array in make_idx_arrays().items():
+        (raw / name).write_bytes(encode_idx(array))
+    target = raw / "train-images-idx3-ubyte"
+    data = target.read_bytes()
+    target.write_bytes(data[:-1000] if damage == "truncate" else b"\x00\x00\x09\x03" + data[4:])
+    line = _one_error_line(_stage(project, "prepare", "--raw", "data/raw", "--out", "data/prepared"))
+    assert "train-images-idx3-ubyte" in line
+    assert not (project / "data" / "prepared").exists()
+
+
+def test_unknown_param_stops_a_stage_before_it_writes(project):
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  val_fraction: 0.1", "  val_fraction: 0.1\n  val_fractoin: 0.2"))
+    line = _one_error_line(_stage(project, "fetch", "--out", "data/raw"))
+    assert "unknown key 'data.val_fractoin'" in line
+    assert not (project / "data" / "raw").exists()
+
+
+def test_out_of_range_param_from_the_cli_leaves_params_untouched(project):
+    before = (project / "params.yaml").read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "visionops.cli", "run", "-S", "classifier.lr=-1"], cwd=project, capture_output=True, text=True
+    )
+    line = _one_error_line(result)
+    assert "classifier.lr: Input should be greater than 0" in line
+    assert (project / "params.yaml").read_text() == before
