@@ -79,3 +79,21 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert str(client.get_model_version_by_alias("visionops-classifier", "challenger").version) == "1"
 
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
+
+
+def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path):
+    from mlflow import MlflowClient
+
+    images = write_image_folder(tmp_path / "user-images", per_class=16, classes=3)
+    config.apply_overrides(
+        project / "params.yaml",
+        {"data.dataset": "imagefolder", "data.image_folder": str(images), "classifier.accelerator": "cpu",
+         "classifier.devices": 2, "classifier.strategy": "ddp"},
+    )
+    result = run([sys.executable, "-m", "dvc", "repro", "train"], project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (project / "data" / "models" / "classifier.pt").is_file()
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
+    assert [r.info.run_name for r in runs] == ["train"]  # rank 1 trains but does not open a run of its own
+    assert runs[0].info.status == "FINISHED" and "val/acc" in runs[0].data.metrics

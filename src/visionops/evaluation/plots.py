@@ -38,13 +38,13 @@ def mistakes_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, c
     n = max(len(images), 1)
     cols = min(8, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, label, p in zip(axes.flat, images, labels, probs):
         pred = int(p.argmax())
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{classes[label]}\n→ {classes[pred]} {p[pred]:.2f}", fontsize=7)
+        ax.set_title(f"true {classes[label]}\npred {classes[pred]} {p[pred]:.2f}", fontsize=7)
     fig.suptitle("most confident mistakes (true → predicted)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

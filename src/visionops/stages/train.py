@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from visionops.errors import exits_cleanly
 from visionops.stages import stage_parser, start
+
+
+def _quiet_lightning() -> None:
+    """Keep the stage's log to what a user reads: hardware banners, tips and known deprecations go."""
+    import logging
+    import warnings
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
 
 @exits_cleanly
@@ -18,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args(argv)
     params, root = start(args)
+    _quiet_lightning()
 
     import mlflow
     from pytorch_lightning.loggers import MLFlowLogger
@@ -31,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_prepared(args.data)
     data_digest = hashlib.sha256((args.data / MANIFEST_FILE).read_bytes()).hexdigest()
+    if os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
+        # a DDP worker that Lightning started: it trains its shard; rank 0 logs and writes the outputs
+        fit_classifier(params.classifier, data, args.checkpoints, data_digest, is_primary=False)
+        return
     with tracking.stage_run("train", params.tracking, root) as run:
         logger = MLFlowLogger(
             experiment_name=params.tracking.experiment,

@@ -42,14 +42,37 @@ def fingerprint(params: ClassifierParams, data_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def resumable_checkpoint(ckpt_dir: Path, expected: str) -> Path | None:
-    """`last.ckpt` if it was written by a run with the same fingerprint, else None (and stale files go)."""
+def resumable_checkpoint(ckpt_dir: Path, expected: str, clean: bool = True) -> Path | None:
+    """`last.ckpt` if it was written by a run with the same fingerprint, else None (and, if `clean`, stale files go)."""
     last, stamp = ckpt_dir / "last.ckpt", ckpt_dir / FINGERPRINT_FILE
     if last.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == expected:
         return last
-    for stale in ckpt_dir.glob("*.ckpt"):
-        stale.unlink()
+    if clean:
+        for stale in ckpt_dir.glob("*.ckpt"):
+            stale.unlink()
     return None
+
+
+def _epoch_report() -> Any:
+    """One line per epoch on stdout, where DVC and Prefect show it (a progress bar would flood their logs)."""
+    import pytorch_lightning as pl
+
+    class EpochReport(pl.Callback):
+        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.started = time.perf_counter()
+
+        def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(self, "started"):
+                return
+            m = trainer.callback_metrics
+            loss = f"train loss {float(m['train/loss_epoch']):.4f}, " if "train/loss_epoch" in m else ""
+            print(
+                f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {loss}val acc {float(m['val/acc']):.4f} "
+                f"({time.perf_counter() - self.started:.0f}s)",
+                flush=True,
+            )
+
+    return EpochReport()
 
 
 def fit_classifier(
@@ -58,8 +81,13 @@ def fit_classifier(
     ckpt_dir: Path,
     data_digest: str,
     logger: Any = None,
-    enable_progress_bar: bool = False,
+    callbacks: list[Any] | None = None,
+    is_primary: bool = True,
 ) -> FitResult:
+    """Train, keeping `last` and `best` checkpoints in `ckpt_dir`; resume from `last` if it matches.
+
+    With DDP, Lightning starts one process per extra device; only the primary one (is_primary) tidies files.
+    """
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
@@ -86,12 +114,13 @@ def fit_classifier(
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     expected = fingerprint(params, data_digest)
-    resume = resumable_checkpoint(ckpt_dir, expected)
-    atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
+    resume = resumable_checkpoint(ckpt_dir, expected, clean=is_primary)
+    if is_primary:
+        atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True, enable_version_counter=False
     )
-    callbacks: list[Any] = [checkpoint]
+    callbacks = [checkpoint, _epoch_report(), *(callbacks or [])]
     if logger is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     trainer = pl.Trainer(
@@ -105,7 +134,7 @@ def fit_classifier(
         limit_val_batches=params.limit_val_batches,
         logger=logger if logger is not None else False,
         callbacks=callbacks,
-        enable_progress_bar=enable_progress_bar,
+        enable_progress_bar=False,
         enable_model_summary=False,
         log_every_n_steps=50,
         deterministic=False,

@@ -1,0 +1,77 @@
+"""Training on device-resident data: it learns, keeps last/best checkpoints, resumes, and stops on a NaN loss."""
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from conftest import make_idx_arrays
+from visionops.config import ClassifierParams
+from visionops.data.prepare import Prepared
+from visionops.errors import UserError
+from visionops.training.fit import fit_classifier
+from visionops.training.module import ClassifierModule
+
+
+@pytest.fixture(scope="module")
+def data():
+    arrays = make_idx_arrays(n_train=600, n_test=100)
+    x = torch.from_numpy(arrays["train-images-idx3-ubyte"].copy())[:, None]
+    y = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype("int64"))
+    tx = torch.from_numpy(arrays["t10k-images-idx3-ubyte"].copy())[:, None]
+    ty = torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype("int64"))
+    return Prepared(x[:500], y[:500], x[500:], y[500:], tx, ty, [f"c{i}" for i in range(10)], 0.2, 0.3)
+
+
+def _params(**overrides):
+    base = dict(network="resnet", resnet_widths=(8, 16, 16), epochs=3, batch_size=50, lr=0.01, accelerator="cpu", devices=1)
+    return ClassifierParams(**{**base, **overrides})
+
+
+def test_training_learns_and_keeps_last_and_best(data, tmp_path, capsys):
+    result = fit_classifier(_params(), data, tmp_path / "ckpt", "digest")
+    assert result.metrics["test_acc_torch"] > 0.5  # chance is 0.1; the classes are drawn as bars
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file() and (tmp_path / "ckpt" / "best.ckpt").is_file()
+    assert result.resumed_from is None
+    assert "epoch 3/3:" in capsys.readouterr().out
+
+
+class _Interrupt(pl.Callback):
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == 2:
+            raise RuntimeError("killed")
+
+
+def test_an_interrupted_run_resumes_from_last(data, tmp_path):
+    with pytest.raises(RuntimeError, match="killed"):
+        fit_classifier(_params(), data, tmp_path / "ckpt", "digest", callbacks=[_Interrupt()])
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)["epoch"] == 1
+    result = fit_classifier(_params(), data, tmp_path / "ckpt", "digest")
+    assert result.resumed_from == str(tmp_path / "ckpt" / "last.ckpt")
+    assert result.metrics["epochs"] == 3
+
+
+def test_a_checkpoint_from_other_params_is_not_resumed(data, tmp_path):
+    fit_classifier(_params(epochs=1), data, tmp_path / "ckpt", "digest")
+    result = fit_classifier(_params(epochs=1, lr=0.02), data, tmp_path / "ckpt", "digest")
+    assert result.resumed_from is None
+
+
+def test_a_nan_loss_stops_training_with_a_clear_message(data, tmp_path):
+    class Poisoned(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.current_epoch == 1:
+                with torch.no_grad():
+                    module.network.head[-1].weight.fill_(float("nan"))
+
+    with pytest.raises(UserError, match="training diverged: training loss is nan .* last good checkpoint is kept"):
+        fit_classifier(_params(), data, tmp_path / "ckpt", "digest", callbacks=[Poisoned()])
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)["epoch"] == 0
+
+
+def test_gradients_reach_the_network_from_the_module(data):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    module = ClassifierModule(net, 10, lr=0.1, weight_decay=0.0)
+    x = data.train_x[:8].float() / 255
+    loss = module.loss(module(x), data.train_y[:8])
+    loss.backward()
+    assert net[1].weight.grad is not None and net[1].weight.grad.abs().sum() > 0
