@@ -97,3 +97,26 @@ def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
     assert [r.info.run_name for r in runs] == ["train"]  # rank 1 trains but does not open a run of its own
     assert runs[0].info.status == "FINISHED" and "val/acc" in runs[0].data.metrics
+
+
+def test_a_failing_stage_fails_the_flow_with_its_own_error_line(project, prefect_harness, monkeypatch, tmp_path):
+    import gzip
+
+    from mlflow import MlflowClient
+
+    from conftest import make_idx_arrays
+    from pipelines.pipeline import run_pipeline
+    from visionops.data.idx import encode_idx
+    from visionops.errors import UserError
+
+    mirror = tmp_path / "not-fashion-mnist"
+    mirror.mkdir()
+    for name, array in make_idx_arrays().items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
+    monkeypatch.setenv("VISIONOPS_FMNIST_DIR", str(mirror))
+    with pytest.raises(UserError, match=r"^stage 'fetch' failed: .*not-fashion-mnist.*SHA-256 of the decompressed bytes"):
+        run_pipeline(project)
+    assert not (project / "data" / "raw").exists()
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
+    assert [(r.info.run_name, r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [("pipeline", "FAILED", "fetch")]

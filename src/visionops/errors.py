@@ -9,7 +9,14 @@ from typing import Any
 
 
 class UserError(Exception):
-    """Bad input or environment; the message says what is wrong and what to do."""
+    """Bad input or environment; the message says what is wrong and what to do. Exit status 2."""
+
+
+class TransientError(UserError):
+    """A fault that may pass if tried again (the network); exit status 75, EX_TEMPFAIL in sysexits.h."""
+
+
+TRANSIENT_EXIT = 75
 
 
 def exits_cleanly(main: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,7 +28,7 @@ def exits_cleanly(main: Callable[..., Any]) -> Callable[..., Any]:
             return main(*args, **kwargs)
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+            raise SystemExit(TRANSIENT_EXIT if isinstance(exc, TransientError) else 2) from None
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             raise SystemExit(130) from None

@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 from visionops.data.sources import IdxSource
-from visionops.errors import UserError
+from visionops.errors import TransientError, UserError
 from visionops.io import atomic_dir
 
 
@@ -63,7 +63,7 @@ def fetch_idx(source: IdxSource, dest: Path, mirrors: list[Path] | None = None, 
                         if source.name == "fashion_mnist"
                         else ""
                     )
-                    raise UserError(
+                    raise TransientError(
                         f"{name} of {source.name} is in no local mirror ({where}) and could not be downloaded "
                         f"({exc}); {hint}set {source.mirror_env} to a folder holding the files"
                     ) from None
