@@ -108,6 +108,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
                 return Failed(message=result.message)
             outcome[stage] = result
             client.set_tag(run_id, f"stage.{stage}", result)
+        client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
         metrics_file = root / "reports" / "metrics.json"
         if metrics_file.is_file():
             summary = json.loads(metrics_file.read_text())

@@ -61,6 +61,7 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
     assert set(children) == {"train", "export", "evaluate", "register"}
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
+    assert parent.data.tags["data_version"] == data_md5
     for child in children.values():
         assert child.data.tags["prefect_flow_run_id"] == parent.data.tags["prefect_flow_run_id"]
         assert child.data.tags["data_version"] == data_md5
