@@ -67,3 +67,15 @@ def test_out_of_range_param_from_the_cli_leaves_params_untouched(project):
     line = _one_error_line(result)
     assert "classifier.lr: Input should be greater than 0" in line
     assert (project / "params.yaml").read_text() == before
+
+
+def test_mnist_switch_fetches_from_the_mnist_mirror_with_its_own_checksums(project, tmp_path):
+    from visionops import config
+
+    mirror = tmp_path / "mnist-mirror"
+    mirror.mkdir()
+    for name, array in make_idx_arrays().items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
+    config.apply_overrides(project / "params.yaml", {"data.dataset": "mnist"})
+    line = _one_error_line(_stage(project, "fetch", "--out", "data/raw", env={"VISIONOPS_MNIST_DIR": str(mirror)}))
+    assert "mnist-mirror" in line and "expected ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db" in line
