@@ -46,8 +46,8 @@ def main() -> None:
     rows = {}
     for name, x_np, x_t, repeats in (("batch 1", one, one_t, args.repeats), ("batch 256", many, many_t, args.repeats // 10)):
         rows[name] = (
-            median_seconds(lambda: torch_call(x_t), repeats),
-            median_seconds(lambda: predict_logits(sess, x_np, batch_size=len(x_np)), repeats),
+            median_seconds(lambda x=x_t: torch_call(x), repeats),
+            median_seconds(lambda x=x_np: predict_logits(sess, x, batch_size=len(x)), repeats),
         )
     t1, o1 = rows["batch 1"]
     t256, o256 = rows["batch 256"]

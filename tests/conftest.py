@@ -62,7 +62,7 @@ def write_image_folder(root: Path, per_class: int = 12, classes: int = 3, size: 
     arrays = make_idx_arrays(per_class * classes, per_class * classes, classes)
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images, labels = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
-        for i, (img, label) in enumerate(zip(images, labels)):
+        for i, (img, label) in enumerate(zip(images, labels, strict=True)):
             folder = root / split / f"class{label}"
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img).resize((size, size)).save(folder / f"{i:04d}.png")

@@ -86,3 +86,12 @@ def test_parse_override_reads_yaml_values():
     assert config.parse_override("classifier.resnet_widths=[8, 16, 32]") == ("classifier.resnet_widths", [8, 16, 32])
     with pytest.raises(UserError, match="section.key=value"):
         config.parse_override("classifier.epochs")
+
+
+def test_every_budget_applies_to_valid_params(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text())
+    for budget in ("gpu", "tiny", "cpu"):
+        params = config.apply_overrides(path, config.budget_overrides(config.load(path), budget))
+        assert config.flatten(params.model_dump(mode="json"))["classifier.epochs"] == params.budgets[budget]["classifier.epochs"]
+    assert path.read_text() == (REPO / "params.yaml").read_text()  # cpu is the default, so the round trip is exact

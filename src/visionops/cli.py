@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from visionops.errors import UserError, exits_cleanly
+from visionops.errors import exits_cleanly
 
 DEFAULT_MODEL = Path("data/models/classifier.onnx")
 
@@ -52,9 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from visionops.predict import load_images, predict_files
 
-    sess_path = args.model
     images = load_images(args.images)
-    for path, label, prob in predict_files(sess_path, images, threads=args.threads):
+    for path, label, prob in predict_files(args.model, images, threads=args.threads):
         print(f"{path}\t{label}\t{prob:.3f}")
 
 

@@ -142,7 +142,7 @@ def _has_key(tree: dict[str, Any], dotted: str) -> bool:
     return True
 
 
-def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         parent = error["loc"][:-1]
@@ -164,7 +164,7 @@ def validate(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e, raw) for e in exc.errors()[:3])
+        problems = "; ".join(_describe(e) for e in exc.errors()[:3])
         raise UserError(f"{source}: {problems}. Fix the value in {source}.") from None
 
 

@@ -39,7 +39,7 @@ def predict_files(model: Path, images: list[tuple[Path, np.ndarray]], threads: i
     names = class_names(sess)
     probs = softmax(predict_logits(sess, np.stack([pixels for _, pixels in images])))
     results = []
-    for (path, _), p in zip(images, probs):
+    for (path, _), p in zip(images, probs, strict=True):
         k = int(p.argmax())
         results.append((path, names[k] if k < len(names) else str(k), float(p[k])))
     return results

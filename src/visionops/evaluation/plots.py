@@ -41,7 +41,7 @@ def mistakes_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, c
     fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, img, label, p in zip(axes.flat, images, labels, probs):
+    for ax, img, label, p in zip(axes.flat, images, labels, probs, strict=False):
         pred = int(p.argmax())
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"true {classes[label]}\npred {classes[pred]} {p[pred]:.2f}", fontsize=7)

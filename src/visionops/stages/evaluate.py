@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     preds = probs.argmax(1)
     with tracking.stage_run("evaluate", params.tracking, root), atomic_dir(args.out) as out:
         mlflow.log_params({f"evaluation.{k}": v for k, v in ev.model_dump().items()})
-        lines = ["actual,predicted"] + [f"{classes[a]},{classes[p]}" for a, p in zip(labels, preds)]
+        lines = ["actual,predicted"] + [f"{classes[a]},{classes[p]}" for a, p in zip(labels, preds, strict=True)]
         (out / "predictions.csv").write_text("\n".join(lines) + "\n")
         plots.confusion_figure(confusion(logits, labels, len(classes)), classes, out / "confusion.png")
         wrong = most_confident_mistakes(probs, labels, ev.mistakes)

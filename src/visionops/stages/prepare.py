@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from visionops.errors import exits_cleanly
@@ -27,8 +28,6 @@ def main(argv: list[str] | None = None) -> None:
     tensors, manifest = prepare(args.raw, classes, params.data.val_fraction, params.data.seed)
     with atomic_dir(args.out) as tmp:
         torch.save(tensors, tmp / DATASET_FILE)
-        import json
-
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
     print(f"prepare: {counts} images of {len(classes)} classes into {args.out}")
