@@ -50,10 +50,13 @@ def test_an_interrupted_run_resumes_from_last(data, tmp_path):
     assert result.metrics["epochs"] == 3
 
 
-def test_a_checkpoint_from_other_params_is_not_resumed(data, tmp_path):
-    fit_classifier(_params(epochs=1), data, tmp_path / "ckpt", "digest")
-    result = fit_classifier(_params(epochs=1, lr=0.02), data, tmp_path / "ckpt", "digest")
-    assert result.resumed_from is None
+def test_only_an_unfinished_run_with_the_same_params_is_resumed(data, tmp_path):
+    with pytest.raises(RuntimeError, match="killed"):
+        fit_classifier(_params(), data, tmp_path / "ckpt", "digest", callbacks=[_Interrupt()])
+    other = fit_classifier(_params(lr=0.02), data, tmp_path / "ckpt", "digest")
+    assert other.resumed_from is None and other.metrics["epochs"] == 3
+    again = fit_classifier(_params(lr=0.02), data, tmp_path / "ckpt", "digest")  # the last run finished
+    assert again.resumed_from is None
 
 
 def test_a_nan_loss_stops_training_with_a_clear_message(data, tmp_path):
