@@ -35,6 +35,22 @@ def stage_order(root: Path) -> list[str]:
         return [stage.name for stage in ordered]
 
 
+def pipeline_metrics(root: Path) -> dict[str, float]:
+    """The headline numbers of each model, for the parent run: what a user sorts runs by in the MLflow UI."""
+    summary: dict[str, float] = {}
+    for metrics_file in sorted((root / "reports").glob("*/metrics.json")):
+        model = json.loads(metrics_file.read_text())
+        summary[f"{metrics_file.parent.name}/test_accuracy"] = model["accuracy"]
+        summary[f"{metrics_file.parent.name}/test_macro_f1"] = model["macro_f1"]
+    robustness_file = root / "reports" / "robustness.json"
+    if robustness_file.is_file():
+        robustness = json.loads(robustness_file.read_text())
+        for name, result in robustness.items():
+            if isinstance(result, dict) and "pgd_headline" in result:
+                summary[f"{name}/pgd_accuracy"] = result["pgd_headline"]
+    return summary
+
+
 TRANSIENT = "TransientFailure"
 
 
@@ -109,14 +125,10 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
             outcome[stage] = result
             client.set_tag(run_id, f"stage.{stage}", result)
         client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
-        metrics_file = root / "reports" / "metrics.json"
-        if metrics_file.is_file():
-            summary = json.loads(metrics_file.read_text())
+        summary = pipeline_metrics(root)
+        if summary:
             now = int(time.time() * 1000)
-            client.log_batch(
-                run_id,
-                metrics=[Metric("test_accuracy", summary["accuracy"], now, 0), Metric("test_macro_f1", summary["macro_f1"], now, 0)],
-            )
+            client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise

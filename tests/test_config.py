@@ -95,3 +95,55 @@ def test_every_budget_applies_to_valid_params(tmp_path):
         params = config.apply_overrides(path, config.budget_overrides(config.load(path), budget))
         assert config.flatten(params.model_dump(mode="json"))["classifier.epochs"] == params.budgets[budget]["classifier.epochs"]
     assert path.read_text() == (REPO / "params.yaml").read_text()  # cpu is the default, so the round trip is exact
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("robustness", "eps", [0.0, -0.1, 0.1], "every eps must lie in \\[0, 1\\]"),
+        ("robustness", "eps", [0.0, 0.1, 1.5], "every eps must lie in \\[0, 1\\]"),
+        ("robustness", "pgd_steps", 0, "robustness.pgd_steps: Input should be greater than or equal to 1"),
+        ("robustness", "pgd_restarts", 0, "robustness.pgd_restarts: Input should be greater than or equal to 1"),
+        ("robustness", "headline_eps", 0.3, "headline_eps 0.3 must be one of eps"),
+        ("robustness", "losses", ["ce", "dlr"], "robustness.losses.1: Input should be 'ce' or 'margin'"),
+    ],
+)
+def test_bad_robustness_params_are_refused_with_the_key(section, key, value, message):
+    raw = _raw()
+    raw[section][key] = value
+    with pytest.raises(UserError, match=message):
+        config.validate(raw)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("eps", -0.1, "robust_classifier.adversarial.eps: Input should be greater than or equal to 0"),
+        ("eps", 0.0, "eps must be > 0 for adversarial training with method fgsm_rs"),
+        ("steps", 0, "robust_classifier.adversarial.steps: Input should be greater than or equal to 1"),
+        ("method", "trades", "robust_classifier.adversarial.method: Input should be 'none', 'fgsm_rs' or 'pgd'"),
+    ],
+)
+def test_bad_adversarial_training_params_are_refused(key, value, message):
+    raw = _raw()
+    raw["robust_classifier"]["adversarial"][key] = value
+    with pytest.raises(UserError, match=message):
+        config.validate(raw)
+
+
+def test_the_robust_classifier_takes_what_it_does_not_set_from_the_classifier():
+    raw = _raw()
+    raw["classifier"]["batch_size"] = 77
+    raw["classifier"]["augment"]["translate"] = 2
+    params = config.validate(raw)
+    robust = params.model_section("robust_classifier")
+    assert robust.batch_size == 77 and robust.augment.translate == 2  # inherited, nested too
+    assert robust.adversarial.method == "fgsm_rs" and params.classifier.adversarial.method == "none"
+    assert robust.epochs == raw["robust_classifier"]["epochs"]
+
+
+def test_an_unknown_robust_classifier_key_is_named():
+    raw = _raw()
+    raw["robust_classifier"]["epoch"] = 3
+    with pytest.raises(UserError, match="unknown key 'robust_classifier.epoch'"):
+        config.validate(raw)

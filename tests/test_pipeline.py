@@ -11,6 +11,11 @@ from visionops import config
 
 pytestmark = pytest.mark.slow
 
+STAGES = [
+    "fetch", "prepare", "train@standard", "train@robust", "export@standard", "export@robust",
+    "evaluate@standard", "evaluate@robust", "robustness", "register@standard", "register@robust",
+]
+
 
 def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_path):
     images = write_image_folder(tmp_path / "user-images", per_class=16, classes=3)
@@ -18,16 +23,24 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
 
     first = run([sys.executable, "-m", "dvc", "repro"], project)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in ("fetch", "prepare", "train", "export", "evaluate", "register"):
+    for stage in STAGES:
         assert f"Running stage '{stage}'" in first.stdout
-    metrics = json.loads((project / "reports" / "metrics.json").read_text())
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and set(metrics["per_class"]) == {"class0", "class1", "class2"}
-    assert (project / "data" / "models" / "classifier.onnx").stat().st_size > 0
-    for figure in ("confusion.png", "mistakes.png", "explanations.png"):
-        assert (project / "reports" / "evaluation" / figure).stat().st_size > 0
-    assert json.loads((project / "reports" / "registry.json").read_text())["version"] == "1"
+    for model in ("standard", "robust"):
+        metrics = json.loads((project / "reports" / model / "metrics.json").read_text())
+        assert 0.0 <= metrics["accuracy"] <= 1.0 and set(metrics["per_class"]) == {"class0", "class1", "class2"}
+        assert (project / "data" / "models" / model / "classifier.onnx").stat().st_size > 0
+        for figure in ("confusion.png", "mistakes.png", "explanations.png"):
+            assert (project / "reports" / model / "evaluation" / figure).stat().st_size > 0
+        assert json.loads((project / "reports" / model / "registry.json").read_text())["version"] == "1"
+    robustness = json.loads((project / "reports" / "robustness.json").read_text())
+    assert robustness["images"] == 48  # the tiny budget asks for 64; this test set holds 3 classes x 16
+    for model in ("standard", "robust"):
+        assert all(robustness[model]["sanity"].values())
+        assert robustness[model]["transfer_gap"] <= 0.002
+    for figure in ("robust_accuracy.png", "examples_standard.png", "examples_robust.png", "curve.csv"):
+        assert (project / "reports" / "robustness" / figure).stat().st_size > 0
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert list(lock["stages"]) == ["fetch", "prepare", "train", "export", "evaluate", "register"]
+    assert sorted(lock["stages"]) == sorted(STAGES)
 
     again = run([sys.executable, "-m", "dvc", "repro"], project)
     assert again.returncode == 0 and "Running stage" not in again.stdout
@@ -37,8 +50,8 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
     config.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
     changed = run([sys.executable, "-m", "dvc", "repro"], project)
     assert changed.returncode == 0, changed.stderr[-2000:]
-    ran = {s for s in ("fetch", "prepare", "train", "export", "evaluate", "register") if f"Running stage '{s}'" in changed.stdout}
-    assert ran == {"evaluate"}  # register's inputs (the model, the metrics) did not change
+    ran = {s for s in STAGES if f"Running stage '{s}'" in changed.stdout}
+    assert ran == {"evaluate@standard", "evaluate@robust"}  # register's inputs (the model, the metrics) did not change
 
 
 @pytest.mark.skipif(not (REAL_MIRROR / "train-images-idx3-ubyte.gz").exists(), reason="needs the dataset-fashion-mnist mirror")
@@ -48,7 +61,8 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     from pipelines.pipeline import pipeline
 
     outcome = pipeline(project_dir=str(project))
-    assert outcome == {s: "ran" for s in ("fetch", "prepare", "train", "export", "evaluate", "register")}
+    assert outcome == {s: "ran" for s in STAGES}
+    assert list(outcome) == STAGES  # dvc.yaml's order
 
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("visionops")
@@ -59,7 +73,7 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert parent.data.tags["prefect_flow_run_id"]
     assert parent.info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(children) == {"train", "export", "evaluate", "register"}
+    assert set(children) == set(STAGES) - {"fetch", "prepare"}
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
     assert parent.data.tags["data_version"] == data_md5
     for child in children.values():
@@ -67,17 +81,32 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
         assert child.data.tags["data_version"] == data_md5
         assert len(child.data.tags["git_commit"].split("-")[0]) == 40
 
-    train = children["train"]
+    train = children["train@standard"]
     assert train.data.params["classifier.epochs"] == "1"
     assert {"val/acc", "train/loss_epoch", "test/acc"} <= set(train.data.metrics)
-    evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate"].info.run_id, "evaluation")}
+    robust_train = children["train@robust"]
+    assert robust_train.data.params["classifier.adversarial.method"] == "fgsm_rs"
+    assert {"val/pgd_acc", "train/eps"} <= set(robust_train.data.metrics)
+    evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate@standard"].info.run_id, "evaluation")}
     assert "evaluation/confusion.png" in evaluate_artifacts and "evaluation/explanations.png" in evaluate_artifacts
+    robustness = children["robustness"]
+    assert "robust/pgd_headline" in robustness.data.metrics and "standard/pgd_acc" in robustness.data.metrics
+    assert robustness.data.tags["sanity.robust.large_eps_near_zero"].startswith("pass")
+    robustness_artifacts = {a.path for a in client.list_artifacts(robustness.info.run_id, "robustness")}
+    assert {"robustness/robust_accuracy.png", "robustness/examples_robust.png"} <= robustness_artifacts
 
-    accuracy = json.loads((project / "reports" / "metrics.json").read_text())["accuracy"]
-    assert parent.data.metrics["test_accuracy"] == pytest.approx(accuracy)
+    accuracy = json.loads((project / "reports" / "standard" / "metrics.json").read_text())["accuracy"]
+    assert parent.data.metrics["standard/test_accuracy"] == pytest.approx(accuracy)
+    assert "robust/pgd_accuracy" in parent.data.metrics
     champion = client.get_model_version_by_alias("visionops-classifier", "champion")
     assert str(champion.version) == "1" and float(champion.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
     assert str(client.get_model_version_by_alias("visionops-classifier", "challenger").version) == "1"
+    # a one-epoch robust model misses the robustness gate: registered as challenger, never champion
+    robust = json.loads((project / "reports" / "robust" / "registry.json").read_text())
+    assert robust["promoted"] is False and "< gate" in robust["reason"]
+    assert str(client.get_model_version_by_alias("visionops-robust-classifier", "challenger").version) == "1"
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias("visionops-robust-classifier", "champion")
 
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
 
@@ -91,12 +120,12 @@ def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path):
         {"data.dataset": "imagefolder", "data.image_folder": str(images), "classifier.accelerator": "cpu",
          "classifier.devices": 2, "classifier.strategy": "ddp"},
     )
-    result = run([sys.executable, "-m", "dvc", "repro", "train"], project)
+    result = run([sys.executable, "-m", "dvc", "repro", "train@standard"], project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert (project / "data" / "models" / "classifier.pt").is_file()
+    assert (project / "data" / "models" / "standard" / "classifier.pt").is_file()
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
-    assert [r.info.run_name for r in runs] == ["train"]  # rank 1 trains but does not open a run of its own
+    assert [r.info.run_name for r in runs] == ["train@standard"]  # rank 1 trains but does not open a run of its own
     assert runs[0].info.status == "FINISHED" and "val/acc" in runs[0].data.metrics
 
 

@@ -78,3 +78,49 @@ def test_gradients_reach_the_network_from_the_module(data):
     loss = module.loss(module(x), data.train_y[:8])
     loss.backward()
     assert net[1].weight.grad is not None and net[1].weight.grad.abs().sum() > 0
+
+
+def _linear_classifier(data, adversarial):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    x = data.train_x.float() / 255
+    for _ in range(50):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), data.train_y).backward()
+        opt.step()
+    return ClassifierModule(net, 10, lr=0.01, weight_decay=0.0, adversarial=adversarial)
+
+
+def _validate(module, data, inference_mode):
+    from visionops.config import AugmentParams
+    from visionops.training.module import DeviceDataModule
+
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False, inference_mode=inference_mode
+    )
+    return trainer.validate(module, datamodule=DeviceDataModule(data, 50, AugmentParams(), 0), verbose=False)[0]
+
+
+def test_attacks_get_input_gradients_inside_lightning_validation(data):
+    from visionops.config import AdversarialParams
+
+    module = _linear_classifier(data, AdversarialParams(method="pgd", eps=0.3, check_images=100, check_steps=5))
+    metrics = _validate(module, data, inference_mode=False)
+    assert metrics["val/acc"] > 0.9
+    assert metrics["val/pgd_acc"] < metrics["val/acc"] - 0.3  # the attack moved the images, so gradients flowed
+    with pytest.raises(RuntimeError, match="does not require grad"):  # why an adversarial model's trainer turns it off
+        _validate(module, data, inference_mode=True)
+
+
+def test_adversarial_training_keeps_the_epoch_with_the_best_pgd_accuracy(data, tmp_path, capsys):
+    from visionops.config import AdversarialParams
+
+    adversarial = AdversarialParams(method="fgsm_rs", eps=0.1, step_size=0.125, check_images=50, check_steps=3)
+    result = fit_classifier(_params(epochs=2, adversarial=adversarial), data, tmp_path / "ckpt", "digest")
+    assert 0.0 <= result.metrics["val_pgd_acc_best"] <= 1.0
+    assert "val_acc_best" not in result.metrics
+    best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)
+    monitor = next(v for k, v in best["callbacks"].items() if k.startswith("ModelCheckpoint"))["monitor"]
+    assert monitor == "val/pgd_acc"
+    assert "val PGD acc" in capsys.readouterr().out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from visionops.errors import exits_cleanly
 
-DEFAULT_MODEL = Path("data/models/classifier.onnx")
+DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -57,6 +57,22 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"{path}\t{label}\t{prob:.3f}")
 
 
+def cmd_attack(args: argparse.Namespace) -> None:
+    from visionops import config
+    from visionops.attack import MODELS_DIR, attack_file
+
+    root = _project(args)
+    rp = config.load(root / config.PARAMS_FILE).robustness
+    out = args.out or Path(f"{args.image.stem}.adv_{args.model}_eps{args.eps:g}.png")
+    result = attack_file(
+        args.image, out, args.eps, root / MODELS_DIR / args.model, rp.pgd_steps if args.steps is None else args.steps,
+        rp.pgd_restarts if args.restarts is None else args.restarts, rp.pgd_step_scale, args.label,
+    )
+    print(f"clean:       {result.clean_label} ({result.clean_prob:.3f})")
+    print(f"adversarial: {result.adversarial_label} ({result.adversarial_prob:.3f}), max pixel change {result.max_change:.3f}")
+    print(f"wrote {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     predict.set_defaults(func=cmd_predict)
+
+    attack = sub.add_parser("attack", help="craft a PGD adversarial image (L-infinity eps) and classify both with onnxruntime")
+    attack.add_argument("image", type=Path)
+    attack.add_argument("--eps", type=float, default=0.1, help="L-infinity budget, pixels in [0, 1] (default 0.1)")
+    attack.add_argument("--model", choices=("standard", "robust"), default="standard")
+    attack.add_argument("--label", help="the image's true class (default: the model's own prediction)")
+    attack.add_argument("--steps", type=int, help="PGD steps (default: robustness.pgd_steps)")
+    attack.add_argument("--restarts", type=int, help="PGD restarts (default: robustness.pgd_restarts)")
+    attack.add_argument("--out", type=Path, help="where to write the adversarial PNG")
+    attack.add_argument("--project", type=Path, default=None)
+    attack.set_defaults(func=cmd_attack)
     return parser
 
 

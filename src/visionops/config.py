@@ -37,6 +37,24 @@ class AugmentParams(_Section):
     erase_prob: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class AdversarialParams(_Section):
+    """Adversarial training: each training batch is replaced by adversarial examples of itself."""
+
+    method: Literal["none", "fgsm_rs", "pgd"] = "none"
+    eps: float = Field(0.1, ge=0.0, le=1.0)
+    step_size: float = Field(0.125, gt=0.0, le=1.0)  # fgsm_rs: 1.25 * eps (Wong et al. 2020); pgd: per step
+    steps: int = Field(7, ge=1)  # pgd only
+    warmup_fraction: float = Field(0.3, ge=0.0, le=1.0)  # eps ramps up linearly over this share of the steps
+    check_images: int = Field(512, ge=1)  # held-out val images attacked with PGD after each epoch
+    check_steps: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _eps_when_training(self) -> "AdversarialParams":
+        if self.method != "none" and self.eps <= 0:
+            raise ValueError(f"eps must be > 0 for adversarial training with method {self.method}")
+        return self
+
+
 class ClassifierParams(_Section):
     network: Literal["lenet5", "resnet"] = "resnet"
     resnet_widths: tuple[int, int, int] = (32, 64, 128)
@@ -58,6 +76,7 @@ class ClassifierParams(_Section):
     channels_last: Literal["auto", True, False] = "auto"
     compile: bool = False
     seed: int = Field(0, ge=0)
+    adversarial: AdversarialParams = AdversarialParams()
 
     @field_validator("resnet_widths")
     @classmethod
@@ -84,11 +103,58 @@ class EvaluationParams(_Section):
     ort_threads: int = Field(0, ge=0)
 
 
+class RobustnessGate(_Section):
+    clean_accuracy: float = Field(0.0, ge=0.0, le=1.0)
+    pgd_accuracy: float = Field(0.0, ge=0.0, le=1.0)  # at the headline eps
+
+
+class RobustnessParams(_Section):
+    images: int = Field(1000, ge=1)  # a fixed, seeded subset of the test set
+    seed: int = Field(0, ge=0)
+    eps: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.15, 0.2)
+    headline_eps: float = 0.1
+    pgd_steps: int = Field(10, ge=1)
+    pgd_restarts: int = Field(1, ge=1)
+    pgd_step_scale: float = Field(2.5, gt=0.0)  # step size = scale * eps / steps
+    losses: tuple[Literal["ce", "margin"], ...] = ("ce", "margin")
+    large_eps: float = Field(0.5, gt=0.0, le=1.0)
+    large_eps_max_accuracy: float = Field(0.05, ge=0.0, le=1.0)
+    sanity_tolerance: float = Field(0.005, ge=0.0, le=0.1)
+    transfer_max_gap: float = Field(0.002, ge=0.0, le=1.0)
+    batch_size: int = Field(500, ge=1)
+    examples: int = Field(8, ge=0, le=32)
+    gates: dict[str, RobustnessGate] = {}
+
+    @field_validator("eps")
+    @classmethod
+    def _eps_in_unit_interval(cls, eps: tuple[float, ...]) -> tuple[float, ...]:
+        if not eps:
+            raise ValueError("the eps list must not be empty")
+        if any(e < 0 or e > 1 for e in eps):
+            raise ValueError("every eps must lie in [0, 1] (pixels are in [0, 1])")
+        if list(eps) != sorted(set(eps)):
+            raise ValueError("eps must be listed in increasing order, each once")
+        return eps
+
+    @field_validator("losses")
+    @classmethod
+    def _some_loss(cls, losses: tuple[str, ...]) -> tuple[str, ...]:
+        if not losses:
+            raise ValueError("name at least one PGD loss (ce, margin)")
+        return losses
+
+    @model_validator(mode="after")
+    def _headline_listed(self) -> "RobustnessParams":
+        if self.headline_eps not in self.eps:
+            raise ValueError(f"headline_eps {self.headline_eps} must be one of eps {list(self.eps)}")
+        return self
+
+
 class TrackingParams(_Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "mlartifacts"
     experiment: str = Field("visionops", min_length=1)
-    registered_model: str = Field("visionops-classifier", min_length=1)
+    registered_models: dict[str, str] = {"standard": "visionops-classifier", "robust": "visionops-robust-classifier"}
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
 
 
@@ -117,11 +183,30 @@ class ScheduleParams(_Section):
 class Params(_Section):
     data: DataParams = DataParams()
     classifier: ClassifierParams = ClassifierParams()
+    robust_classifier: ClassifierParams = ClassifierParams()
     export: ExportParams = ExportParams()
     evaluation: EvaluationParams = EvaluationParams()
+    robustness: RobustnessParams = RobustnessParams()
     tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
     budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _robust_inherits_classifier(cls, raw: Any) -> Any:
+        """`robust_classifier` lists only what differs from `classifier`; the rest is taken from it."""
+        if isinstance(raw, dict) and isinstance(raw.get("classifier", {}), dict):
+            robust = raw.get("robust_classifier") or {}
+            if isinstance(robust, dict):
+                raw = {**raw, "robust_classifier": _deep_merge(raw.get("classifier") or {}, robust)}
+        return raw
+
+    def model_section(self, section: str) -> ClassifierParams:
+        """The params of one trained classifier, by its params.yaml section name."""
+        value = getattr(self, section, None)
+        if not isinstance(value, ClassifierParams):
+            raise UserError(f"'{section}' is not a classifier section of params.yaml (classifier, robust_classifier)")
+        return value
 
     @model_validator(mode="after")
     def _budgets_override_known_keys(self) -> "Params":
@@ -131,6 +216,15 @@ class Params(_Section):
                 if not _has_key(plain, key):
                     raise ValueError(f"budgets.{budget}: '{key}' is not a key of params.yaml")
         return self
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _deep_merge(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 def _has_key(tree: dict[str, Any], dotted: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 GATE_TAG = "test_accuracy"
+PGD_TAG = "pgd_accuracy"
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,19 @@ class Registration:
     champion_version: str
     promoted: bool
     reason: str
+
+
+def robustness_gate(clean: float, pgd: float | None, gate: Any, eps: float) -> tuple[bool, str]:
+    """A model with a robustness gate must reach both its clean and its PGD accuracy floors to be promoted."""
+    if gate is None:
+        return True, ""
+    if pgd is None:
+        return False, "no PGD accuracy measured for a model with a robustness gate"
+    if clean < gate.clean_accuracy:
+        return False, f"clean accuracy {clean:.4f} < gate {gate.clean_accuracy}"
+    if pgd < gate.pgd_accuracy:
+        return False, f"PGD accuracy {pgd:.4f} at eps {eps} < gate {gate.pgd_accuracy}"
+    return True, f"clean {clean:.4f} >= {gate.clean_accuracy} and PGD {pgd:.4f} >= {gate.pgd_accuracy} at eps {eps}"
 
 
 def decide_promotion(candidate: float, champion: float | None, margin: float) -> tuple[bool, str]:
@@ -31,9 +45,18 @@ def decide_promotion(candidate: float, champion: float | None, margin: float) ->
 
 
 def register_onnx(
-    onnx_path: Path, name: str, test_accuracy: float, margin: float, example: Any, extra_tags: dict[str, str]
+    onnx_path: Path,
+    name: str,
+    test_accuracy: float,
+    margin: float,
+    example: Any,
+    extra_tags: dict[str, str],
+    gate: tuple[bool, str] = (True, ""),
 ) -> Registration:
-    """Log the ONNX file to the active run, register it, and move the aliases."""
+    """Log the ONNX file to the active run, register it, and move the aliases.
+
+    `gate` is the verdict of any absolute gate (robustness): if it fails, the model stays challenger only.
+    """
     import mlflow
     import numpy as np
     import onnx
@@ -65,7 +88,9 @@ def register_onnx(
         champion_version = current.version
     except MlflowException:
         champion_acc, champion_version = None, ""
-    promoted, reason = decide_promotion(test_accuracy, champion_acc, margin)
+    promoted, reason = gate if not gate[0] else decide_promotion(test_accuracy, champion_acc, margin)
+    if promoted and gate[1]:
+        reason = f"{reason}; {gate[1]}"
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
         champion_version = version

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,7 +17,7 @@ def _pyplot():
 
 
 def confusion_figure(matrix: np.ndarray, classes: list[str], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 6))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
@@ -34,7 +34,7 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], path: Path) -> None
 
 def mistakes_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: list[str], path: Path) -> None:
     """Grid of images [N, H, W] with 'true -> predicted (p)' titles."""
-    plt = _pyplot()
+    plt = pyplot()
     n = max(len(images), 1)
     cols = min(8, n)
     rows = (n + cols - 1) // cols
@@ -53,7 +53,7 @@ def mistakes_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, c
 
 def explanations_figure(images: np.ndarray, maps: dict[str, np.ndarray], titles: list[str], path: Path) -> None:
     """One row per image: the image, then each attribution map overlaid."""
-    plt = _pyplot()
+    plt = pyplot()
     n, cols = len(images), 1 + len(maps)
     fig, axes = plt.subplots(max(n, 1), cols, figsize=(1.8 * cols, 1.8 * max(n, 1)), squeeze=False)
     for ax in axes.flat:

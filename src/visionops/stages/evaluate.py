@@ -1,4 +1,4 @@
-"""DVC stage `evaluate`: the shipped ONNX model on the test set through onnxruntime, with plots and explanations."""
+"""DVC stage `evaluate@<model>`: the shipped ONNX model on the test set through onnxruntime, with plots and explanations."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from visionops.stages import stage_parser, start
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
+    parser.add_argument("--name", required=True, help="the model's name (dvc.yaml foreach key)")
     parser.add_argument("--onnx", type=Path, required=True)
     parser.add_argument("--int8", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True, help="torch weights, for the attribution maps")
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
     probs = softmax(logits)
     preds = probs.argmax(1)
-    with tracking.stage_run("evaluate", params.tracking, root), atomic_dir(args.out) as out:
+    with tracking.stage_run(f"evaluate@{args.name}", params.tracking, root), atomic_dir(args.out) as out:
         mlflow.log_params({f"evaluation.{k}": v for k, v in ev.model_dump().items()})
         lines = ["actual,predicted"] + [f"{classes[a]},{classes[p]}" for a, p in zip(labels, preds, strict=True)]
         (out / "predictions.csv").write_text("\n".join(lines) + "\n")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.log_artifacts(str(out), "evaluation")
         atomic_write_json(args.metrics, metrics)
         mlflow.log_artifact(str(args.metrics), "evaluation")
-    line = f"evaluate: onnxruntime test accuracy {metrics['accuracy']:.4f} on {len(labels)} images"
+    line = f"evaluate@{args.name}: onnxruntime test accuracy {metrics['accuracy']:.4f} on {len(labels)} images"
     if "int8" in metrics:
         line += f"; int8 {metrics['int8']['accuracy']:.4f} at {metrics['int8']['bytes'] / 1e3:.0f} kB"
     print(line)

@@ -1,4 +1,4 @@
-"""DVC stage `export`: ONNX with a dynamic batch, checked; ORT parity fails the stage; optional INT8 model."""
+"""DVC stage `export@<model>`: ONNX with a dynamic batch, checked; ORT parity fails the stage; optional INT8 model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from visionops.stages import stage_parser, start
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
+    parser.add_argument("--name", required=True, help="the model's name (dvc.yaml foreach key)")
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--onnx", type=Path, required=True)
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     network, spec = load_model(args.model)
     data = load_prepared(args.data)
     image_shape = tuple(data.train_x.shape[1:])
-    with tracking.stage_run("export", params.tracking, root):
+    with tracking.stage_run(f"export@{args.name}", params.tracking, root):
         mlflow.log_params({f"export.{k}": v for k, v in params.export.model_dump().items()})
         with atomic_path(args.onnx) as tmp:
             export_onnx(network, tmp, image_shape, data.classes, params.export.opset)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         atomic_write_json(args.metrics, metrics)
         tracking.log_json_metrics(metrics, prefix="export/")
         mlflow.log_artifact(str(args.onnx), "onnx")
-    print(f"export: {args.onnx} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}"
+    print(f"export@{args.name}: {args.onnx} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}"
           + (f", int8 {metrics['int8_bytes'] / 1e6:.2f} MB" if params.export.quantize else ""))
 
 

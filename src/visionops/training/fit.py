@@ -74,8 +74,9 @@ def _epoch_report() -> Any:
                 return
             m = trainer.callback_metrics
             loss = f"train loss {float(m['train/loss_epoch']):.4f}, " if "train/loss_epoch" in m else ""
+            robust = f", val PGD acc {float(m['val/pgd_acc']):.4f}" if "val/pgd_acc" in m else ""
             print(
-                f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {loss}val acc {float(m['val/acc']):.4f} "
+                f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {loss}val acc {float(m['val/acc']):.4f}{robust} "
                 f"({time.perf_counter() - self.started:.0f}s)",
                 flush=True,
             )
@@ -117,6 +118,7 @@ def fit_classifier(
         label_smoothing=params.label_smoothing,
         channels_last=settings["channels_last"],
         compile_network=params.compile,
+        adversarial=params.adversarial,
     )
     datamodule = DeviceDataModule(data, params.batch_size, params.augment, params.seed)
 
@@ -125,8 +127,10 @@ def fit_classifier(
     resume = resumable_checkpoint(ckpt_dir, expected, clean=is_primary)
     if is_primary:
         atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
+    adversarial = params.adversarial.method != "none"
+    # an adversarially trained model keeps its most robust epoch (guards fast AT's catastrophic overfitting)
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True, enable_version_counter=False
+        dirpath=ckpt_dir, filename="best", monitor="val/pgd_acc" if adversarial else "val/acc", mode="max", save_last=True, enable_version_counter=False
     )
     callbacks = [checkpoint, _epoch_report(), *(callbacks or [])]
     if logger is not None:
@@ -146,6 +150,7 @@ def fit_classifier(
         enable_model_summary=False,
         log_every_n_steps=50,
         deterministic=False,
+        inference_mode=not adversarial,  # the per-epoch PGD check needs input gradients in validation
         default_root_dir=str(ckpt_dir),
     )
     started = time.perf_counter()
@@ -158,8 +163,9 @@ def fit_classifier(
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    best_score = float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan")
     metrics = {
-        "val_acc_best": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else float("nan"),
+        ("val_pgd_acc_best" if adversarial else "val_acc_best"): best_score,
         "test_acc_torch": float(tested["test/acc"]),
         "fit_seconds": fit_seconds,
         "epochs": trainer.current_epoch,

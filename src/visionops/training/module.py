@@ -7,7 +7,7 @@ import torch
 import torchmetrics
 from torch import nn
 
-from visionops.config import AugmentParams
+from visionops.config import AdversarialParams, AugmentParams
 from visionops.data.batches import DeviceBatches
 from visionops.data.prepare import Prepared
 
@@ -22,9 +22,11 @@ class ClassifierModule(pl.LightningModule):
         label_smoothing: float = 0.0,
         channels_last: bool = False,
         compile_network: bool = False,
+        adversarial: AdversarialParams | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["network"])
+        self.save_hyperparameters(ignore=["network", "adversarial"])
+        self.adversarial = adversarial if adversarial is not None and adversarial.method != "none" else None
         self.network = network
         # kept out of the module tree so checkpoints hold the plain network's weights
         self._forward = [torch.compile(network) if compile_network else network]
@@ -39,8 +41,27 @@ class ClassifierModule(pl.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self._forward[0](x)
 
+    def current_eps(self) -> float:
+        """The adversarial-training eps now: ramped up linearly over the warm-up share of the steps."""
+        assert self.adversarial is not None
+        warmup = self.adversarial.warmup_fraction * float(self.trainer.estimated_stepping_batches)
+        return self.adversarial.eps * min(1.0, (self.global_step + 1) / warmup) if warmup >= 1 else self.adversarial.eps
+
+    def adversarial_batch(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        from visionops.robustness.attacks import fgsm_random_start, pgd
+
+        adv, eps = self.adversarial, self.current_eps()
+        assert adv is not None
+        step = adv.step_size * eps / adv.eps  # the step scales with the ramped eps
+        if adv.method == "fgsm_rs":
+            return fgsm_random_start(self, x, y, eps, step)
+        return pgd(self, x, y, eps, adv.steps, step, restarts=1)
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
+        if self.adversarial is not None:
+            x = self.adversarial_batch(x, y)
+            self.log("train/eps", self.current_eps(), on_step=True, on_epoch=False)
         logits = self(x)
         loss = self.loss(logits, y)
         if not torch.isfinite(loss):
@@ -56,6 +77,22 @@ class ClassifierModule(pl.LightningModule):
         self.val_acc(logits, y)
         self.log("val/loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
+        if self.adversarial is not None and batch_idx == 0:
+            self.log("val/pgd_acc", self.pgd_check(x, y), on_epoch=True, batch_size=self.adversarial.check_images)
+
+    def pgd_check(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """PGD accuracy at the full eps on the first held-out images: fast adversarial training can collapse
+        to FGSM-only robustness within an epoch ("catastrophic overfitting"); this is what catches it."""
+        from visionops.robustness.attacks import pgd
+
+        adv = self.adversarial
+        assert adv is not None
+        x, y = x[: adv.check_images], y[: adv.check_images]
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(0)
+        x_adv = pgd(self, x, y, adv.eps, adv.check_steps, 2.5 * adv.eps / adv.check_steps, generator=generator)
+        with torch.no_grad():
+            return (self(x_adv).argmax(1) == y).float().mean().item()
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch

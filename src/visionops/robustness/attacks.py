@@ -1,0 +1,124 @@
+"""FGSM, FGSM with a random start, and PGD with restarts, on any `pixels -> logits` callable.
+
+Every attack returns images in [0, 1] within `eps` of the input (L-infinity). Gradients are enabled inside,
+so the attacks also work where the caller runs under `torch.no_grad()`; `torch.inference_mode()` cannot be
+undone from inside, which is why Lightning runs that attack need `Trainer(inference_mode=False)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+Loss = Literal["ce", "margin"]
+
+
+def margin_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Carlini-Wagner margin per example: best other logit minus the true one (> 0 means misclassified)."""
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    others = logits.masked_fill(F.one_hot(labels, logits.shape[1]).bool(), float("-inf"))
+    return others.amax(1) - true
+
+
+def attack_loss(logits: torch.Tensor, labels: torch.Tensor, loss: Loss) -> torch.Tensor:
+    """Per-example loss the attacker ascends."""
+    if loss == "ce":
+        return F.cross_entropy(logits.float(), labels, reduction="none")
+    if loss == "margin":
+        return margin_loss(logits.float(), labels)
+    raise ValueError(f"unknown attack loss {loss!r} (allowed: ce, margin)")
+
+
+def _input_gradient(model: Model, x: torch.Tensor, labels: torch.Tensor, loss: Loss) -> tuple[torch.Tensor, torch.Tensor]:
+    """(gradient of the summed loss w.r.t. x, logits at x), with one forward and one backward pass."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        logits = model(x)
+        (grad,) = torch.autograd.grad(attack_loss(logits, labels, loss).sum(), x)
+    return grad, logits.detach()
+
+
+def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    return torch.max(torch.min(x_adv, x + eps), x - eps).clamp_(0.0, 1.0)
+
+
+def random_start(x: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniform point of the eps-ball around x, clipped to [0, 1]."""
+    noise = torch.rand(x.shape, device=x.device, generator=generator, dtype=x.dtype).mul_(2).sub_(1).mul_(eps)
+    return (x + noise).clamp_(0.0, 1.0)
+
+
+def fgsm(model: Model, x: torch.Tensor, labels: torch.Tensor, eps: float, loss: Loss = "ce") -> torch.Tensor:
+    """Goodfellow et al. (2015): one signed-gradient step of size eps."""
+    if eps == 0:
+        return x.detach().clone()
+    grad, _ = _input_gradient(model, x, labels, loss)
+    return _project(x + eps * grad.sign(), x, eps).detach()
+
+
+def fgsm_random_start(
+    model: Model,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    step_size: float,
+    loss: Loss = "ce",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Wong et al. (2020), 'fast adversarial training': a uniform random start, then one step of step_size."""
+    if eps == 0:
+        return x.detach().clone()
+    start = random_start(x, eps, generator)
+    grad, _ = _input_gradient(model, start, labels, loss)
+    return _project(start + step_size * grad.sign(), x, eps).detach()
+
+
+def pgd(
+    model: Model,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    steps: int,
+    step_size: float,
+    restarts: int = 1,
+    loss: Loss = "ce",
+    generator: torch.Generator | None = None,
+    random_init: bool = True,
+) -> torch.Tensor:
+    """Madry et al. (2018): projected signed-gradient ascent from random starts.
+
+    Per example the worst case over every step of every restart is kept: an example once misclassified stays
+    misclassified, and otherwise the point with the largest margin loss is returned. Examples already fooled
+    are not attacked further, which is what makes many restarts affordable.
+    """
+    best = x.detach().clone()
+    if eps == 0 or steps == 0:
+        return best
+    with torch.no_grad():
+        best_margin = margin_loss(model(best), labels)
+    for _ in range(restarts):
+        active = best_margin <= 0  # still correctly classified
+        if not active.any():
+            break
+        idx = active.nonzero().squeeze(1)
+        x0, y0 = x[idx].detach(), labels[idx]
+        x_adv = random_start(x0, eps, generator) if random_init else x0.clone()
+        run_best, run_margin = best[idx], best_margin[idx]
+        for _ in range(steps):
+            grad, logits = _input_gradient(model, x_adv, y0, loss)
+            margin = margin_loss(logits, y0)
+            better = margin > run_margin
+            run_best = torch.where(better[:, None, None, None], x_adv, run_best)
+            run_margin = torch.where(better, margin, run_margin)
+            x_adv = _project(x_adv + step_size * grad.sign(), x0, eps)
+        with torch.no_grad():
+            margin = margin_loss(model(x_adv), y0)
+        better = margin > run_margin
+        run_best = torch.where(better[:, None, None, None], x_adv, run_best)
+        run_margin = torch.where(better, margin, run_margin)
+        best[idx], best_margin[idx] = run_best, run_margin
+    return best.detach()
