@@ -123,7 +123,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
                 client.set_terminated(run_id, "FAILED")
                 return Failed(message=result.message)
             outcome[stage] = result
-            client.set_tag(run_id, f"stage.{stage}", result)
+            client.set_tag(run_id, f"stage.{stage.replace('@', '.')}", result)  # MLflow keys take no @
         client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
         summary = pipeline_metrics(root)
         if summary:

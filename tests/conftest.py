@@ -69,6 +69,28 @@ def write_image_folder(root: Path, per_class: int = 12, classes: int = 3, size: 
     return root
 
 
+def write_untrained_models(project: Path, names: tuple[str, ...] = ("standard", "robust")) -> list[Path]:
+    """Untrained LeNet-5 models, torch and ONNX, where the pipeline keeps them: data/models/<name>/."""
+    from visionops.export.onnx_export import export_onnx
+    from visionops.models import build_network
+    from visionops.models.io import save_model
+
+    spec = {"network": "lenet5", "num_classes": 10, "in_channels": 1, "mean": 0.2, "std": 0.3,
+            "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}
+    folders = []
+    for i, name in enumerate(names):
+        folder = project / "data" / "models" / name
+        folder.mkdir(parents=True)
+        import torch
+
+        torch.manual_seed(i)
+        net = build_network(spec).eval()
+        save_model(folder / "classifier.pt", spec, net.state_dict())
+        export_onnx(net, folder / "classifier.onnx", (1, 28, 28), [f"c{k}" for k in range(10)], 18)
+        folders.append(folder)
+    return folders
+
+
 @pytest.fixture(scope="session")
 def migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One MLflow SQLite store, migrated once per session; tests copy it (a fresh one per process is slow and racy)."""

@@ -1,6 +1,7 @@
 import os
 
-from visionops.registry import decide_promotion
+from visionops.config import RobustnessGate
+from visionops.registry import decide_promotion, robustness_gate
 
 
 def test_first_model_becomes_champion():
@@ -11,6 +12,17 @@ def test_challenger_needs_champion_plus_margin():
     assert decide_promotion(0.915, 0.91, 0.005)[0] is True
     promoted, reason = decide_promotion(0.914, 0.91, 0.005)
     assert promoted is False and "0.9140 < champion 0.9100" in reason
+
+
+def test_the_robustness_gate_needs_both_clean_and_pgd_accuracy():
+    gate = RobustnessGate(clean_accuracy=0.85, pgd_accuracy=0.70)
+    assert robustness_gate(0.86, 0.72, gate, 0.1)[0] is True
+    passed, reason = robustness_gate(0.86, 0.69, gate, 0.1)
+    assert passed is False and reason == "PGD accuracy 0.6900 at eps 0.1 < gate 0.7"
+    passed, reason = robustness_gate(0.84, 0.90, gate, 0.1)
+    assert passed is False and reason == "clean accuracy 0.8400 < gate 0.85"
+    assert robustness_gate(0.86, None, gate, 0.1)[0] is False  # gated, but never attacked
+    assert robustness_gate(0.10, None, None, 0.1) == (True, "")  # no gate for this model
 
 
 def test_aliases_follow_the_gate_across_registrations(tmp_path, migrated_mlflow_db):
@@ -38,12 +50,15 @@ def test_aliases_follow_the_gate_across_registrations(tmp_path, migrated_mlflow_
             with mlflow.start_run(experiment_id=experiment):
                 result = register_onnx(path, "gate-model", accuracy, 0.01, example, {})
             outcomes.append((result.version, result.champion_version, result.promoted))
+        with mlflow.start_run(experiment_id=experiment):  # the best accuracy yet, but it fails its robustness gate
+            result = register_onnx(path, "gate-model", 0.99, 0.01, example, {}, gate=(False, "PGD accuracy too low"))
+        outcomes.append((result.version, result.champion_version, result.promoted))
         client = mlflow.MlflowClient()
         version = client.get_model_version_by_alias("gate-model", "challenger")
         signature = mlflow.models.get_model_info(f"models:/gate-model/{version.version}").signature
     finally:  # set_tracking_uri also exports MLFLOW_TRACKING_URI; leave the process as it was
         mlflow.set_tracking_uri(None)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-    assert outcomes == [("1", "1", True), ("2", "1", False), ("3", "3", True)]
-    assert str(version.version) == "3"
+    assert outcomes == [("1", "1", True), ("2", "1", False), ("3", "3", True), ("4", "3", False)]
+    assert str(version.version) == "4"
     assert tuple(signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == (-1, 1, 28, 28)

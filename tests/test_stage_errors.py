@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import make_idx_arrays
+from conftest import make_idx_arrays, write_untrained_models
 from visionops.data.idx import encode_idx
 
 
@@ -79,3 +79,21 @@ def test_mnist_switch_fetches_from_the_mnist_mirror_with_its_own_checksums(proje
     config.apply_overrides(project / "params.yaml", {"data.dataset": "mnist"})
     line = _one_error_line(_stage(project, "fetch", "--out", "data/raw", env={"VISIONOPS_MNIST_DIR": str(mirror)}))
     assert "mnist-mirror" in line and "expected ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db" in line
+
+
+def test_a_failed_sanity_check_fails_the_robustness_stage_and_writes_nothing(project):
+    from visionops import config
+
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True)
+    for name, array in make_idx_arrays().items():
+        (raw / name).write_bytes(encode_idx(array))
+    assert _stage(project, "prepare", "--raw", "data/raw", "--out", "data/prepared").returncode == 0
+    folders = [str(f.relative_to(project)) for f in write_untrained_models(project)]
+    # demand zero accuracy at an eps too small to reach it: the large-eps check must fail
+    config.apply_overrides(project / "params.yaml", {"robustness.large_eps": 0.01, "robustness.large_eps_max_accuracy": 0.0})
+    result = _stage(project, "robustness", "--models", *folders, "--data", "data/prepared",
+                    "--out", "reports/robustness", "--metrics", "reports/robustness.json")
+    line = _one_error_line(result)
+    assert "robustness sanity check failed" in line and "large_eps_near_zero" in line and "at eps 0.01" in line
+    assert not (project / "reports" / "robustness").exists() and not (project / "reports" / "robustness.json").exists()

@@ -88,12 +88,15 @@ def pgd(
     loss: Loss = "ce",
     generator: torch.Generator | None = None,
     random_init: bool = True,
+    stop_when_fooled: bool = True,
 ) -> torch.Tensor:
     """Madry et al. (2018): projected signed-gradient ascent from random starts.
 
     Per example the worst case over every step of every restart is kept: an example once misclassified stays
-    misclassified, and otherwise the point with the largest margin loss is returned. Examples already fooled
-    are not attacked further, which is what makes many restarts affordable.
+    misclassified, and otherwise the point with the largest margin loss is returned. With `stop_when_fooled`
+    an example leaves the batch as soon as it is misclassified, as in AutoAttack: that is what makes many
+    steps and restarts affordable, and it cannot change which examples end up fooled. Adversarial training
+    turns it off, since it wants the highest loss, not merely a wrong label.
     """
     best = x.detach().clone()
     if eps == 0 or steps == 0:
@@ -101,24 +104,28 @@ def pgd(
     with torch.no_grad():
         best_margin = margin_loss(model(best), labels)
     for _ in range(restarts):
-        active = best_margin <= 0  # still correctly classified
-        if not active.any():
+        idx = (best_margin <= 0).nonzero().squeeze(1) if stop_when_fooled else torch.arange(len(labels), device=x.device)
+        if idx.numel() == 0:
             break
-        idx = active.nonzero().squeeze(1)
         x0, y0 = x[idx].detach(), labels[idx]
         x_adv = random_start(x0, eps, generator) if random_init else x0.clone()
-        run_best, run_margin = best[idx], best_margin[idx]
-        for _ in range(steps):
-            grad, logits = _input_gradient(model, x_adv, y0, loss)
+        for step in range(steps + 1):
+            if step < steps:
+                grad, logits = _input_gradient(model, x_adv, y0, loss)
+            else:  # the last iterate is only scored
+                with torch.no_grad():
+                    logits = model(x_adv)
             margin = margin_loss(logits, y0)
-            better = margin > run_margin
-            run_best = torch.where(better[:, None, None, None], x_adv, run_best)
-            run_margin = torch.where(better, margin, run_margin)
+            better = margin > best_margin[idx]
+            best[idx[better]] = x_adv[better]
+            best_margin[idx[better]] = margin[better]
+            if step == steps:
+                break
             x_adv = _project(x_adv + step_size * grad.sign(), x0, eps)
-        with torch.no_grad():
-            margin = margin_loss(model(x_adv), y0)
-        better = margin > run_margin
-        run_best = torch.where(better[:, None, None, None], x_adv, run_best)
-        run_margin = torch.where(better, margin, run_margin)
-        best[idx], best_margin[idx] = run_best, run_margin
+            if stop_when_fooled:
+                live = best_margin[idx] <= 0
+                if not live.all():
+                    idx, x0, y0, x_adv = idx[live], x0[live], y0[live], x_adv[live]
+                    if idx.numel() == 0:
+                        break
     return best.detach()

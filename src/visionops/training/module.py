@@ -55,7 +55,7 @@ class ClassifierModule(pl.LightningModule):
         step = adv.step_size * eps / adv.eps  # the step scales with the ramped eps
         if adv.method == "fgsm_rs":
             return fgsm_random_start(self, x, y, eps, step)
-        return pgd(self, x, y, eps, adv.steps, step, restarts=1)
+        return pgd(self, x, y, eps, adv.steps, step, restarts=1, stop_when_fooled=False)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -78,7 +78,7 @@ class ClassifierModule(pl.LightningModule):
         self.log("val/loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
         if self.adversarial is not None and batch_idx == 0:
-            self.log("val/pgd_acc", self.pgd_check(x, y), on_epoch=True, batch_size=self.adversarial.check_images)
+            self.log("val/pgd_acc", self.pgd_check(x, y), on_epoch=True, batch_size=self.adversarial.check_images, sync_dist=True)
 
     def pgd_check(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """PGD accuracy at the full eps on the first held-out images: fast adversarial training can collapse
