@@ -86,7 +86,7 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert {"val/acc", "train/loss_epoch", "test/acc"} <= set(train.data.metrics)
     robust_train = children["train@robust"]
     assert robust_train.data.params["classifier.adversarial.method"] == "fgsm_rs"
-    assert {"val/pgd_acc", "train/eps"} <= set(robust_train.data.metrics)
+    assert "val/pgd_acc" in robust_train.data.metrics  # (train/eps is logged every 50 steps; tiny runs 20)
     evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate@standard"].info.run_id, "evaluation")}
     assert "evaluation/confusion.png" in evaluate_artifacts and "evaluation/explanations.png" in evaluate_artifacts
     robustness = children["robustness"]

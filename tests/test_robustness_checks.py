@@ -63,7 +63,8 @@ def test_a_model_with_masked_gradients_fails_the_large_eps_check(tiny_model_and_
 def _honest() -> RobustnessCurve:
     return RobustnessCurve(
         clean=0.9, eps=EPS, fgsm=[0.9, 0.7, 0.5, 0.3], pgd=[0.9, 0.6, 0.4, 0.1], weaker_pgd=0.45,
-        large_eps=0.5, large_eps_pgd=0.0, headline_eps=0.1, images=1000, adversarial=torch.empty(0), predictions=torch.empty(0),
+        large_eps=0.5, large_eps_pgd=0.0, headline_eps=0.1, images=1000,
+        adversarial=torch.empty(0), predictions=torch.empty(0), clean_predictions=torch.empty(0),
     )
 
 

@@ -43,6 +43,7 @@ class RobustnessCurve:
     images: int
     adversarial: torch.Tensor = field(repr=False)  # PGD images at the headline eps
     predictions: torch.Tensor = field(repr=False)  # the model's labels for them
+    clean_predictions: torch.Tensor = field(repr=False)
 
     def at(self, eps: float, attack: str = "pgd") -> float:
         return getattr(self, attack)[self.eps.index(eps)]
@@ -91,7 +92,7 @@ def robustness_curve(
     seed: int = 0,
 ) -> RobustnessCurve:
     """Clean, FGSM and PGD accuracy at each eps, plus what the sanity checks need."""
-    clean, _ = _batched_accuracy(model, x, y, batch)
+    clean, clean_preds = _batched_accuracy(model, x, y, batch)
     fgsm_acc, pgd_acc = [], []
     headline = x
     for eps in eps_list:
@@ -116,6 +117,7 @@ def robustness_curve(
         images=len(y),
         adversarial=headline,
         predictions=headline_preds,
+        clean_predictions=clean_preds,
     )
 
 

@@ -110,12 +110,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _examples(curve, labels, n: int):
-    """Successful attacks first (those are the instructive ones), then the rest, in subset order."""
+    """Images the model got right that the attack fooled first (the instructive ones), then those it held."""
     import torch
 
-    fooled = (curve.predictions != labels).nonzero().squeeze(1)
-    held = (curve.predictions == labels).nonzero().squeeze(1)
-    return torch.cat([fooled, held])[:n].cpu()
+    right = curve.clean_predictions == labels
+    fooled = (right & (curve.predictions != labels)).nonzero().squeeze(1)
+    held = (right & (curve.predictions == labels)).nonzero().squeeze(1)
+    return torch.cat([fooled[: (n + 1) // 2 if len(held) else n], held, fooled[(n + 1) // 2 :]])[:n].cpu()
 
 
 if __name__ == "__main__":
