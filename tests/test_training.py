@@ -113,10 +113,11 @@ def test_attacks_get_input_gradients_inside_lightning_validation(data):
         _validate(module, data, inference_mode=True)
 
 
-def test_adversarial_training_keeps_the_epoch_with_the_best_pgd_accuracy(data, tmp_path, capsys):
+@pytest.mark.parametrize("method, step_size", [("fgsm_rs", 0.125), ("pgd", 0.03)])
+def test_adversarial_training_keeps_the_epoch_with_the_best_pgd_accuracy(data, tmp_path, capsys, method, step_size):
     from visionops.config import AdversarialParams
 
-    adversarial = AdversarialParams(method="fgsm_rs", eps=0.1, step_size=0.125, check_images=50, check_steps=3)
+    adversarial = AdversarialParams(method=method, eps=0.1, step_size=step_size, steps=3, check_images=50, check_steps=3)
     result = fit_classifier(_params(epochs=2, adversarial=adversarial), data, tmp_path / "ckpt", "digest")
     assert 0.0 <= result.metrics["val_pgd_acc_best"] <= 1.0
     assert "val_acc_best" not in result.metrics
