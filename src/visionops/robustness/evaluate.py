@@ -94,17 +94,17 @@ def robustness_curve(
     """Clean, FGSM and PGD accuracy at each eps, plus what the sanity checks need."""
     clean, clean_preds = _batched_accuracy(model, x, y, batch)
     fgsm_acc, pgd_acc = [], []
-    headline = x
+    headline, headline_preds = x, clean_preds
     for eps in eps_list:
         fgsm_x = torch.cat([fgsm(model, x[i : i + batch], y[i : i + batch], eps) for i in range(0, len(y), batch)])
         fgsm_acc.append(_batched_accuracy(model, fgsm_x, y, batch)[0])
         pgd_x = worst_case_pgd(model, x, y, eps, settings, batch, seed)
-        pgd_acc.append(_batched_accuracy(model, pgd_x, y, batch)[0])
+        accuracy, preds = _batched_accuracy(model, pgd_x, y, batch)
+        pgd_acc.append(accuracy)
         if eps == headline_eps:
-            headline = pgd_x
+            headline, headline_preds = pgd_x, preds
     weaker = _batched_accuracy(model, worst_case_pgd(model, x, y, headline_eps, settings.weaker(), batch, seed + 1), y, batch)[0]
     large = _batched_accuracy(model, worst_case_pgd(model, x, y, large_eps, settings, batch, seed + 2), y, batch)[0]
-    _, headline_preds = _batched_accuracy(model, headline, y, batch)
     return RobustnessCurve(
         clean=clean,
         eps=list(eps_list),
