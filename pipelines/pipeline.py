@@ -48,6 +48,13 @@ def pipeline_metrics(root: Path) -> dict[str, float]:
         for name, result in robustness.items():
             if isinstance(result, dict) and "pgd_headline" in result:
                 summary[f"{name}/pgd_accuracy"] = result["pgd_headline"]
+    gan_file = root / "reports" / "gan.json"
+    if gan_file.is_file():
+        for name, result in json.loads(gan_file.read_text()).items():
+            if isinstance(result, dict) and "fd_ratio" in result:
+                for key in ("fd_ratio", "precision", "recall", "conditional_accuracy"):
+                    if key in result:
+                        summary[f"{name}/{key}"] = result[key]
     return summary
 
 

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from visionops.errors import exits_cleanly
+from visionops.errors import UserError, exits_cleanly
 
 DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
+DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -73,6 +74,19 @@ def cmd_attack(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def cmd_sample(args: argparse.Namespace) -> None:
+    from visionops.gan.plots import grid_image, save_png
+    from visionops.generation import sample_grid
+    from visionops.io import atomic_save
+
+    if args.out.suffix.lower() != ".png":
+        raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
+    images, columns, labels = sample_grid(args.model, args.n, args.seed, args.label, args.threads)
+    atomic_save(args.out, lambda tmp: save_png(grid_image(images, columns), tmp, scale=args.scale))
+    what = f"class {args.label}" if args.label else ("classes " + ", ".join(dict.fromkeys(labels)) if labels[0] else "unconditional")
+    print(f"wrote {args.out}: {len(images)} samples ({what}), seed {args.seed}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--out", type=Path, help="where to write the adversarial PNG")
     attack.add_argument("--project", type=Path, default=None)
     attack.set_defaults(func=cmd_attack)
+
+    sample = sub.add_parser("sample", help="draw a grid of images from the ONNX generator (onnxruntime only)")
+    sample.add_argument("out", type=Path, help="the PNG to write")
+    sample.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    sample.add_argument("--label", help="the class to draw (conditional generator; default: every class in turn)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--model", type=Path, default=DEFAULT_GENERATOR)
+    sample.add_argument("--scale", type=int, default=3, choices=range(1, 9), metavar="1-8", help="pixel zoom (default 3)")
+    sample.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    sample.set_defaults(func=cmd_sample)
     return parser
 
 

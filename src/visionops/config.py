@@ -150,11 +150,61 @@ class RobustnessParams(_Section):
         return self
 
 
+class GANParams(_Section):
+    """One GAN: `gan` is the DCGAN; `conditional_gan` lists what differs and takes the rest from `gan`."""
+
+    conditional: bool = False  # class-conditional G (label embedding) and projection D
+    loss: Literal["non_saturating", "hinge"] = "non_saturating"
+    spectral_norm: bool = False  # in D, in place of batch norm
+    minibatch_std: bool = False  # D sees the batch's spread (Karras et al. 2018): counters a collapsing G
+    latent_dim: int = Field(64, ge=1, le=1024)
+    width: int = Field(32, ge=1, le=1024)  # G's channels at 14x14 (twice that at 7x7); D mirrors it
+    epochs: int = Field(2, ge=1)
+    batch_size: int = Field(64, ge=2)
+    limit_train_batches: float | int = Field(1.0, gt=0)
+    lr_g: float = Field(0.0005, gt=0.0, le=1.0)
+    lr_d: float = Field(0.0005, gt=0.0, le=1.0)
+    beta1: float = Field(0.5, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    d_steps: int = Field(1, ge=1, le=10)  # D updates per G update
+    ema_decay: float = Field(0.995, ge=0.0, lt=1.0)  # of G's weights; the average is what is evaluated and shipped
+    d_grad_clip: float = Field(0.0, ge=0.0)  # max norm of D's gradient; 0: no clipping
+    collapse_std: float = Field(1e-4, ge=0.0)  # D's outputs over a batch with a smaller std: D has collapsed, stop
+    log_every_n_steps: int = Field(10, ge=1)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    seed: int = Field(0, ge=0)
+
+
+class GeneratorGate(_Section):
+    conditional_accuracy: float = Field(0.0, ge=0.0, le=1.0)
+    precision: float = Field(0.0, ge=0.0, le=1.0)
+    recall: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class GANEvaluationParams(_Section):
+    samples: int = Field(5000, ge=10)  # N generated images, and N real training images for the floor
+    seed: int = Field(0, ge=0)
+    knn_k: int = Field(3, ge=1, le=50)  # precision/recall neighbourhoods (Kynkaanniemi et al. use 3)
+    kid_subsets: int = Field(50, ge=1)
+    kid_subset_size: int = Field(1000, ge=2)
+    grid_per_class: int = Field(8, ge=1, le=32)
+    interpolation_steps: int = Field(10, ge=2, le=32)
+    neighbours: int = Field(8, ge=0, le=32)  # samples shown beside their nearest training image
+    batch_size: int = Field(1000, ge=1)
+    promotion_margin: float = Field(0.0, ge=0.0)  # champion only if FD/floor <= champion's - margin
+    gates: dict[str, GeneratorGate] = {}
+
+
 class TrackingParams(_Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "mlartifacts"
     experiment: str = Field("visionops", min_length=1)
-    registered_models: dict[str, str] = {"standard": "visionops-classifier", "robust": "visionops-robust-classifier"}
+    registered_models: dict[str, str] = {
+        "standard": "visionops-classifier", "robust": "visionops-robust-classifier",
+        "dcgan": "visionops-generator", "cgan": "visionops-generator",
+    }
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
 
 
@@ -187,18 +237,23 @@ class Params(_Section):
     export: ExportParams = ExportParams()
     evaluation: EvaluationParams = EvaluationParams()
     robustness: RobustnessParams = RobustnessParams()
+    gan: GANParams = GANParams()
+    conditional_gan: GANParams = GANParams()
+    gan_evaluation: GANEvaluationParams = GANEvaluationParams()
     tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
     budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
 
     @model_validator(mode="before")
     @classmethod
-    def _robust_inherits_classifier(cls, raw: Any) -> Any:
-        """`robust_classifier` lists only what differs from `classifier`; the rest is taken from it."""
-        if isinstance(raw, dict) and isinstance(raw.get("classifier", {}), dict):
-            robust = raw.get("robust_classifier") or {}
-            if isinstance(robust, dict):
-                raw = {**raw, "robust_classifier": _deep_merge(raw.get("classifier") or {}, robust)}
+    def _variants_inherit(cls, raw: Any) -> Any:
+        """`robust_classifier` and `conditional_gan` list only what differs from `classifier` and `gan`."""
+        if not isinstance(raw, dict):
+            return raw
+        for base, variant in (("classifier", "robust_classifier"), ("gan", "conditional_gan")):
+            inherited, own = raw.get(base) or {}, raw.get(variant) or {}
+            if isinstance(inherited, dict) and isinstance(own, dict):
+                raw = {**raw, variant: _deep_merge(inherited, own)}
         return raw
 
     def model_section(self, section: str) -> ClassifierParams:
@@ -206,6 +261,13 @@ class Params(_Section):
         value = getattr(self, section, None)
         if not isinstance(value, ClassifierParams):
             raise UserError(f"'{section}' is not a classifier section of params.yaml (classifier, robust_classifier)")
+        return value
+
+    def gan_section(self, section: str) -> GANParams:
+        """The params of one GAN, by its params.yaml section name."""
+        value = getattr(self, section, None)
+        if not isinstance(value, GANParams):
+            raise UserError(f"'{section}' is not a GAN section of params.yaml (gan, conditional_gan)")
         return value
 
     @model_validator(mode="after")

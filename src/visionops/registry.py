@@ -8,6 +8,7 @@ from typing import Any
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 GATE_TAG = "test_accuracy"
+FD_RATIO_TAG = "fd_ratio"
 PGD_TAG = "pgd_accuracy"
 
 
@@ -15,7 +16,7 @@ PGD_TAG = "pgd_accuracy"
 class Registration:
     name: str
     version: str
-    test_accuracy: float
+    score: float  # what was compared with the champion: test accuracy, or a generator's FD/floor
     champion_version: str
     promoted: bool
     reason: str
@@ -34,27 +35,48 @@ def robustness_gate(clean: float, pgd: float | None, gate: Any, eps: float) -> t
     return True, f"clean {clean:.4f} >= {gate.clean_accuracy} and PGD {pgd:.4f} >= {gate.pgd_accuracy} at eps {eps}"
 
 
-def decide_promotion(candidate: float, champion: float | None, margin: float) -> tuple[bool, str]:
-    """A challenger becomes champion when its accuracy is at least the champion's plus the margin."""
+def generator_gate(metrics: dict[str, Any], gate: Any) -> tuple[bool, str]:
+    """A generator with a gate must reach its floors of conditional accuracy, precision and recall to be promoted."""
+    if gate is None:
+        return True, ""
+    checks = [(key, floor) for key, floor in gate.model_dump().items() if floor > 0]
+    for key, floor in checks:
+        value = metrics.get(key)
+        if value is None:
+            return False, f"no {key.replace('_', ' ')} measured for a model whose gate asks for it"
+        if value < floor:
+            return False, f"{key.replace('_', ' ')} {value:.4f} < gate {floor}"
+    return True, " and ".join(f"{key.replace('_', ' ')} {metrics[key]:.4f} >= {floor}" for key, floor in checks)
+
+
+def decide_promotion(
+    candidate: float, champion: float | None, margin: float, higher_is_better: bool = True, metric: str = "test accuracy"
+) -> tuple[bool, str]:
+    """A challenger becomes champion when its score beats the champion's by at least the margin."""
     if champion is None:
         return True, "no champion yet"
-    needed = champion + margin
-    if candidate >= needed:
-        return True, f"test accuracy {candidate:.4f} >= champion {champion:.4f} + margin {margin}"
-    return False, f"test accuracy {candidate:.4f} < champion {champion:.4f} + margin {margin}"
+    if higher_is_better:
+        promoted = candidate >= champion + margin
+        return promoted, f"{metric} {candidate:.4f} {'>=' if promoted else '<'} champion {champion:.4f} + margin {margin}"
+    promoted = candidate <= champion - margin
+    return promoted, f"{metric} {candidate:.4f} {'<=' if promoted else '>'} champion {champion:.4f} - margin {margin}"
 
 
 def register_onnx(
     onnx_path: Path,
     name: str,
-    test_accuracy: float,
+    score: float,
     margin: float,
     example: Any,
     extra_tags: dict[str, str],
     gate: tuple[bool, str] = (True, ""),
+    score_tag: str = GATE_TAG,
+    higher_is_better: bool = True,
 ) -> Registration:
     """Log the ONNX file to the active run, register it, and move the aliases.
 
+    `score` is what is compared with the champion's (tag `score_tag`; a generator's is its FD/floor,
+    lower is better). `example` is the input array, or a dict of named inputs.
     `gate` is the verdict of any absolute gate (robustness): if it fails, the model stays challenger only.
     """
     import mlflow
@@ -66,8 +88,11 @@ def register_onnx(
 
     from visionops.inference import predict_logits, session
 
-    example = np.asarray(example, dtype=np.float32)
-    signature = infer_signature(example, predict_logits(session(onnx_path), example))
+    if isinstance(example, dict):
+        signature = infer_signature(example, session(onnx_path).run(None, example)[0])
+    else:
+        example = np.asarray(example, dtype=np.float32)
+        signature = infer_signature(example, predict_logits(session(onnx_path), example))
     # a fresh proto each time: logging one ModelProto object twice breaks the second copy
     info = mlflow.onnx.log_model(
         onnx.load_model(str(onnx_path)),
@@ -78,20 +103,22 @@ def register_onnx(
     )
     version = str(info.registered_model_version)
     client = MlflowClient()
-    client.set_model_version_tag(name, version, GATE_TAG, f"{test_accuracy:.6f}")
+    client.set_model_version_tag(name, version, score_tag, f"{score:.6f}")
     for key, value in extra_tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
-        champion_acc = float(current.tags.get(GATE_TAG, "nan"))
+        champion_score = float(current.tags.get(score_tag, "nan"))
         champion_version = current.version
     except MlflowException:
-        champion_acc, champion_version = None, ""
-    promoted, reason = gate if not gate[0] else decide_promotion(test_accuracy, champion_acc, margin)
+        champion_score, champion_version = None, ""
+    promoted, reason = gate if not gate[0] else decide_promotion(
+        score, champion_score, margin, higher_is_better, score_tag.replace("_", " ")
+    )
     if promoted and gate[1]:
         reason = f"{reason}; {gate[1]}"
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
         champion_version = version
-    return Registration(name, version, test_accuracy, str(champion_version), promoted, reason)
+    return Registration(name, version, score, str(champion_version), promoted, reason)

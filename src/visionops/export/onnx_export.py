@@ -13,21 +13,20 @@ from visionops.errors import UserError
 from visionops.inference import CLASSES_KEY, INPUT_NAME, OUTPUT_NAME, predict_logits, session
 
 
-def export_onnx(network: nn.Module, path: Path, image_shape: tuple[int, ...], classes: list[str], opset: int) -> None:
-    """Write `network` as one ONNX file taking float pixels [batch, C, H, W] in [0, 1]."""
+def _export(network: nn.Module, example: tuple[torch.Tensor, ...], input_names: list[str], output_name: str,
+            path: Path, classes: list[str], opset: int) -> None:
+    """Write `network` as one checked ONNX file, every input's first axis a dynamic batch."""
     import onnx
 
-    network = network.eval()
-    example = torch.rand(2, *image_shape)
     batch = torch.export.Dim("batch", min=1, max=65536)
     program = torch.onnx.export(
-        network,
-        (example,),
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
+        network.eval(),
+        example,
+        input_names=input_names,
+        output_names=[output_name],
         opset_version=opset,
         dynamo=True,
-        dynamic_shapes=({0: batch},),
+        dynamic_shapes=tuple({0: batch} for _ in example),
         external_data=False,
         verbose=False,
     )
@@ -35,6 +34,44 @@ def export_onnx(network: nn.Module, path: Path, image_shape: tuple[int, ...], cl
     tag_classes(model, classes)
     onnx.save_model(model, str(path), save_as_external_data=False)
     onnx.checker.check_model(str(path), full_check=True)
+
+
+def export_onnx(network: nn.Module, path: Path, image_shape: tuple[int, ...], classes: list[str], opset: int) -> None:
+    """Write a classifier as one ONNX file taking float pixels [batch, C, H, W] in [0, 1]."""
+    _export(network, (torch.rand(2, *image_shape),), [INPUT_NAME], OUTPUT_NAME, path, classes, opset)
+
+
+def export_generator(generator: nn.Module, path: Path, classes: list[str], opset: int) -> None:
+    """Write a generator as noise [batch, latent] float32 (+ label [batch] int64) -> image [batch, C, H, W] in [0, 1]."""
+    from visionops.generation import IMAGE_NAME, LABEL_NAME, NOISE_NAME
+
+    example = generator_inputs(generator, 2)
+    names = [NOISE_NAME, LABEL_NAME][: len(example)]
+    _export(generator, example, names, IMAGE_NAME, path, classes, opset)
+
+
+def generator_inputs(generator: nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Seeded noise, and labels cycling through the classes if the generator is conditional."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.latent_dim, generator=gen)
+    return (z, torch.arange(n) % generator.num_classes) if generator.num_classes else (z,)
+
+
+def generator_parity(generator: nn.Module, path: Path, batch_sizes: tuple[int, ...]) -> dict[str, float]:
+    """Max |ORT - torch| of the generated pixels at each batch size."""
+    from visionops.generation import generate
+
+    sess = session(path)
+    diffs = {}
+    for n in batch_sizes:
+        inputs = generator_inputs(generator, n, seed=n)
+        with torch.no_grad():
+            expected = generator.eval()(*inputs).numpy()
+        got = generate(sess, *(t.numpy() for t in inputs))
+        if got.shape != expected.shape:
+            raise UserError(f"{path}: ONNX output shape {got.shape} at batch {n}, torch gives {expected.shape}")
+        diffs[f"batch_{n}"] = float(np.abs(got - expected).max())
+    return diffs
 
 
 def tag_classes(model: "onnx.ModelProto", classes: list[str]) -> None:  # noqa: F821

@@ -15,16 +15,32 @@ def save_model(path: Path, spec: dict[str, Any], state_dict: dict[str, torch.Ten
     torch.save({"spec": spec, "state_dict": state_dict}, path)
 
 
+def _load(path: Path, stage: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"{path} is missing; run the {stage} stage first (dvc repro {stage})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged file
+        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro {stage} -f") from None
+
+
 def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network in eval mode; return (network, spec)."""
+    """Rebuild the classifier in eval mode; return (network, spec)."""
     from visionops.models import build_network
 
-    if not path.is_file():
-        raise UserError(f"{path} is missing; run the train stage first (dvc repro train)")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a damaged file
-        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro train -f") from None
+    blob = _load(path, "train")
     network = build_network(blob["spec"])
     network.load_state_dict(blob["state_dict"])
     return network.eval(), blob["spec"]
+
+
+def load_generator(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a GAN's (EMA) generator in eval mode; return (generator, spec)."""
+    from visionops.models.gan import build_generator
+
+    blob = _load(path, "gan_train")
+    if blob.get("spec", {}).get("network") != "gan_generator":
+        raise UserError(f"{path} is not a generator; give the gan_train stage's generator.pt")
+    generator = build_generator(blob["spec"])
+    generator.load_state_dict(blob["state_dict"])
+    return generator.eval(), blob["spec"]

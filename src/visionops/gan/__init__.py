@@ -1,0 +1,1 @@
+"""Generative models: sample-quality metrics and figures."""
