@@ -239,7 +239,7 @@ def test_evaluation_of_a_generator_reports_ratios_against_the_real_floor():
     classifier = build_network(spec).eval()
     data = tiny_data(120)
     test_features, _ = features_and_logits(classifier, data.train_x[:60])
-    reference = Reference(test_features, data.train_y[:60], 3)
+    reference = Reference.of(test_features, data.train_y[:60], 3, settings.knn_k)
     real_features, _ = features_and_logits(classifier, data.train_x[60:])
     floor = judge(reference, real_features, data.train_y[60:], settings)
     generator = build_generator(gan_spec(gan_params(True), 3, 1))

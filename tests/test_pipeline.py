@@ -14,6 +14,8 @@ pytestmark = pytest.mark.slow
 STAGES = [
     "fetch", "prepare", "train@standard", "train@robust", "export@standard", "export@robust",
     "evaluate@standard", "evaluate@robust", "robustness", "register@standard", "register@robust",
+    "gan_train@dcgan", "gan_train@cgan", "gan_export@dcgan", "gan_export@cgan", "gan_evaluate",
+    "gan_register@dcgan", "gan_register@cgan",
 ]
 
 
@@ -39,6 +41,19 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
         assert robustness[model]["transfer_gap"] <= 0.002
     for figure in ("robust_accuracy.png", "examples_standard.png", "examples_robust.png", "curve.csv"):
         assert (project / "reports" / "robustness" / figure).stat().st_size > 0
+    gan = json.loads((project / "reports" / "gan.json").read_text())
+    assert gan["feature_classifier"]["registered"] == "visionops-classifier v1"
+    for model in ("dcgan", "cgan"):
+        assert gan[model]["fd_ratio"] == pytest.approx(gan[model]["fd"] / gan["floor"]["fd"])
+        assert 0 <= gan[model]["precision"] <= 1 and 0 <= gan[model]["recall"] <= 1
+        assert (project / "data" / "models" / model / "generator.onnx").stat().st_size > 0
+        for figure in (f"classes_{model}.png", f"interpolation_{model}.png", f"neighbours_{model}.png"):
+            assert (project / "reports" / "gan" / figure).stat().st_size > 0
+    assert len(gan["cgan"]["fd_per_class"]) == 3 and "conditional_accuracy" not in gan["dcgan"]
+    registrations = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("dcgan", "cgan")]
+    assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
+    assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
+    assert "conditional accuracy" in registrations[1]["reason"] and "< gate" in registrations[1]["reason"]
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
 
@@ -107,6 +122,16 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert str(client.get_model_version_by_alias("visionops-robust-classifier", "challenger").version) == "1"
     with pytest.raises(Exception, match="champion"):
         client.get_model_version_by_alias("visionops-robust-classifier", "champion")
+
+    gan_train = children["gan_train@cgan"]
+    assert {"train/d_loss_step", "train/g_loss_step", "train/d_grad_norm_step"} <= set(gan_train.data.metrics)
+    gan_artifacts = {a.path for a in client.list_artifacts(gan_train.info.run_id)}
+    assert "samples" in gan_artifacts  # the per-epoch grids (MLflow images) and the final one
+    gan_evaluate = children["gan_evaluate"]
+    assert {"dcgan/fd_ratio", "cgan/fd_ratio", "cgan/conditional_accuracy", "floor/fd"} <= set(gan_evaluate.data.metrics)
+    assert gan_evaluate.data.tags["feature_classifier.registered"] == "visionops-classifier v1"
+    assert "cgan/conditional_accuracy" in parent.data.metrics and "dcgan/fd_ratio" in parent.data.metrics
+    assert str(client.get_model_version_by_alias("visionops-generator", "challenger").version) == "2"
 
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
 

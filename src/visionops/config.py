@@ -167,6 +167,7 @@ class GANParams(_Section):
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
     beta2: float = Field(0.999, ge=0.0, lt=1.0)
     d_steps: int = Field(1, ge=1, le=10)  # D updates per G update
+    mode_seeking: float = Field(0.0, ge=0.0)  # weight of MSGAN's diversity term in G's loss (Mao et al. 2019)
     ema_decay: float = Field(0.995, ge=0.0, lt=1.0)  # of G's weights; the average is what is evaluated and shipped
     d_grad_clip: float = Field(0.0, ge=0.0)  # max norm of D's gradient; 0: no clipping
     collapse_std: float = Field(1e-4, ge=0.0)  # D's outputs over a batch with a smaller std: D has collapsed, stop

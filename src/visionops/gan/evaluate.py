@@ -8,16 +8,21 @@ import torch
 from torch import nn
 
 from visionops.config import GANEvaluationParams
-from visionops.gan.metrics import features_and_logits, frechet_distance, sample_quality
+from visionops.gan.metrics import features_and_logits, frechet_distance, knn_radii, sample_quality
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The test set's features, computed once and shared by every model and the floor."""
+    """The test set's features and k-NN radii, computed once and shared by every model and the floor."""
 
     features: torch.Tensor
     labels: torch.Tensor
     num_classes: int
+    radii: torch.Tensor
+
+    @classmethod
+    def of(cls, features: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> "Reference":
+        return cls(features, labels, num_classes, knn_radii(features.float(), k))
 
 
 @torch.no_grad()
@@ -47,7 +52,10 @@ def judge(
 ) -> dict[str, float | list[float]]:
     """FD, KID, precision/recall; with labels (the asked-for classes, or the true ones for real images), FD per class."""
     result: dict[str, float | list[float]] = dict(
-        sample_quality(reference.features, features, settings.knn_k, settings.kid_subsets, settings.kid_subset_size, settings.seed)
+        sample_quality(
+            reference.features, features, settings.knn_k, settings.kid_subsets, settings.kid_subset_size, settings.seed,
+            real_radii=reference.radii,
+        )
     )
     if labels is not None:
         result["fd_per_class"] = per_class_fd(reference, features, labels)

@@ -73,7 +73,7 @@ def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int, subset
     return float(mean), float(std)
 
 
-def _knn_radii(feats: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
+def knn_radii(feats: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
     """Distance from each point to its k-th nearest neighbour within the set (itself excluded)."""
     radii = []
     for i in range(0, len(feats), chunk):
@@ -91,23 +91,28 @@ def _coverage(manifold: torch.Tensor, radii: torch.Tensor, queries: torch.Tensor
     return float(torch.cat(inside).float().mean())
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1000) -> tuple[float, float]:
+def precision_recall(
+    real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1000, real_radii: torch.Tensor | None = None
+) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
     Precision: share of fakes inside the real manifold (k-NN balls around real features): are samples realistic?
     Recall: share of reals inside the fake manifold: is the data's variety covered?
     Written here: torchmetrics has no k-NN precision/recall, and torch-fidelity's is tied to its own extractors.
+    `real_radii` (from `knn_radii(real, k)`) saves recomputing them when one reference judges several sets.
     """
     real, fake = real.float(), fake.float()
-    precision = _coverage(real, _knn_radii(real, k, chunk), fake, chunk)
-    recall = _coverage(fake, _knn_radii(fake, k, chunk), real, chunk)
+    radii = knn_radii(real, k, chunk) if real_radii is None else real_radii
+    precision = _coverage(real, radii, fake, chunk)
+    recall = _coverage(fake, knn_radii(fake, k, chunk), real, chunk)
     return precision, recall
 
 
 def sample_quality(
-    real: torch.Tensor, fake: torch.Tensor, k: int, kid_subsets: int, kid_subset_size: int, seed: int = 0
+    real: torch.Tensor, fake: torch.Tensor, k: int, kid_subsets: int, kid_subset_size: int, seed: int = 0,
+    real_radii: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """FD, KID and precision/recall of one feature set against the reference."""
     kid, kid_std = kernel_distance(real, fake, kid_subsets, kid_subset_size, seed)
-    precision, recall = precision_recall(real, fake, k)
+    precision, recall = precision_recall(real, fake, k, real_radii=real_radii)
     return {"fd": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}

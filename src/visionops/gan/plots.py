@@ -35,7 +35,7 @@ def rows_figure(rows: list[tuple[str, np.ndarray]], title: str, path: Path) -> N
     """One labelled row of images per entry: (label, [M, 1, H, W] pixels)."""
     plt = pyplot()
     columns = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.8 + 1.2, len(rows) * 0.85 + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.8 + 1.2, len(rows) * 0.8 + 0.5), squeeze=False)
     for r, (label, images) in enumerate(rows):
         for c in range(columns):
             ax = axes[r][c]
@@ -44,7 +44,7 @@ def rows_figure(rows: list[tuple[str, np.ndarray]], title: str, path: Path) -> N
                 ax.imshow(np.asarray(images[c, 0]), cmap="gray", vmin=0, vmax=1)
         axes[r][0].text(-4, 14, label, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.14, wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(left=0.14, right=0.98, top=0.94, bottom=0.02, wspace=0.05, hspace=0.05)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

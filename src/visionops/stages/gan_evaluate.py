@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(settings.seed)
 
     test_features, _ = features_and_logits(classifier, data.test_x, settings.batch_size)
-    reference = Reference(test_features, data.test_y, len(classes))
+    reference = Reference.of(test_features, data.test_y, len(classes), settings.knn_k)
     real_pick = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(settings.seed))[: settings.samples]
     real_features, _ = features_and_logits(classifier, data.train_x[real_pick], settings.batch_size)
     floor = judge(reference, real_features, data.train_y[real_pick], settings)

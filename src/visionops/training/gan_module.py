@@ -30,6 +30,15 @@ def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()  # non-saturating: -log D(G(z))
 
 
+def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN (Mao et al. 2019): 1 / (|G(z1) - G(z2)| / |z1 - z2|) over pairs of the batch's two halves, so a G
+    that maps different noise of one class to the same image is penalised (mode collapse within a class)."""
+    half = fake.shape[0] // 2
+    images = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)
+    noise = (z[:half] - z[half : 2 * half]).abs().mean(1)
+    return 1.0 / ((images / noise).mean() + 1e-5)
+
+
 def fixed_noise(latent_dim: int, num_classes: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Seeded noise (and, for a conditional G, labels cycling through the classes: one column per class)."""
     generator = torch.Generator().manual_seed(seed)
@@ -61,7 +70,9 @@ class GANModule(pl.LightningModule):
         opt_g, opt_d = self.optimizers()
         n = real.shape[0]
         z = torch.randn(n, self.params.latent_dim, device=real.device)
-        fake_y = torch.randint(0, max(self.num_classes, 1), (n,), device=real.device)
+        # the two halves of the batch share their labels, so the mode-seeking term compares like with like
+        half_y = torch.randint(0, max(self.num_classes, 1), ((n + 1) // 2,), device=real.device)
+        fake_y = torch.cat([half_y, half_y])[:n]
         fake = self.generator(z, self._labels(fake_y))
 
         real_logits = self.discriminator(real, self._labels(y))
@@ -87,6 +98,8 @@ class GANModule(pl.LightningModule):
             return
         g_loss = generator_loss(self.params.loss, self.discriminator(fake, self._labels(fake_y)))
         self._check("the generator loss", g_loss)
+        if self.params.mode_seeking > 0:
+            g_loss = g_loss + self.params.mode_seeking * mode_seeking_penalty(fake, z)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
