@@ -22,7 +22,7 @@ def tiny_data(n: int = 64, classes: int = 3) -> Prepared:
 
 
 def gan_params(conditional: bool, **overrides) -> config.GANParams:
-    raw = {"gan": {"width": 8, "batch_size": 16, "epochs": 1, "limit_train_batches": 2, "accelerator": "cpu", "devices": 1}}
+    raw = {"gan": {"width": 8, "batch_size": 16, "epochs": 1, "limit_train_batches": 2, "accelerator": "cpu"}}
     if conditional:
         raw["conditional_gan"] = {"conditional": True, "loss": "hinge", "spectral_norm": True, "minibatch_std": True}
     section = "conditional_gan" if conditional else "gan"

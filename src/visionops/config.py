@@ -172,8 +172,7 @@ class GANParams(_Section):
     d_grad_clip: float = Field(0.0, ge=0.0)  # max norm of D's gradient; 0: no clipping
     collapse_std: float = Field(1e-4, ge=0.0)  # D's outputs over a batch with a smaller std: D has collapsed, stop
     log_every_n_steps: int = Field(10, ge=1)
-    accelerator: str = "auto"
-    devices: int | str = "auto"
+    accelerator: str = "auto"  # a GAN trains on one device (cpu or one GPU)
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     seed: int = Field(0, ge=0)
 

@@ -72,7 +72,7 @@ def fit_gan(
     trainer = pl.Trainer(
         max_epochs=params.epochs,
         accelerator=params.accelerator,
-        devices=params.devices,
+        devices=1,
         precision=params.precision,
         limit_train_batches=params.limit_train_batches,
         limit_val_batches=0,
