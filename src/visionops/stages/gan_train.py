@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start(args)
     gan = params.gan_section(args.section)
     _quiet_lightning()
+    import warnings
+
+    warnings.filterwarnings("ignore", message="You passed in a `val_dataloader` but have no `validation_step`")
 
     import mlflow
     from pytorch_lightning.loggers import MLFlowLogger

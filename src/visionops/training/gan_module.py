@@ -61,9 +61,13 @@ class GANModule(pl.LightningModule):
     def _labels(self, y: torch.Tensor) -> torch.Tensor | None:
         return y if self.num_classes else None
 
-    def _check(self, name: str, value: torch.Tensor) -> None:
+    def _where(self, batch_idx: int) -> str:
+        # not global_step: under manual optimization it counts the steps of both optimizers
+        return f"in epoch {self.current_epoch + 1}, batch {batch_idx + 1}"
+
+    def _check(self, name: str, value: torch.Tensor, batch_idx: int) -> None:
         if not torch.isfinite(value):
-            raise TrainingCollapsed(f"{name} is {value.item()} at step {self.global_step}")
+            raise TrainingCollapsed(f"{name} is {value.item()} {self._where(batch_idx)}")
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         real, y = batch
@@ -78,10 +82,10 @@ class GANModule(pl.LightningModule):
         real_logits = self.discriminator(real, self._labels(y))
         fake_logits = self.discriminator(fake.detach(), self._labels(fake_y))
         d_loss = discriminator_loss(self.params.loss, real_logits, fake_logits)
-        self._check("the discriminator loss", d_loss)
+        self._check("the discriminator loss", d_loss, batch_idx)
         spread = torch.cat([real_logits, fake_logits]).detach().float().std()
         if spread < self.params.collapse_std:
-            raise TrainingCollapsed(f"the discriminator's outputs are constant (std {spread.item():.1e}) at step {self.global_step}")
+            raise TrainingCollapsed(f"the discriminator's outputs are constant (std {spread.item():.1e}) {self._where(batch_idx)}")
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
         d_grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.discriminator.parameters() if p.grad is not None])
@@ -97,7 +101,7 @@ class GANModule(pl.LightningModule):
         if (batch_idx + 1) % self.params.d_steps:
             return
         g_loss = generator_loss(self.params.loss, self.discriminator(fake, self._labels(fake_y)))
-        self._check("the generator loss", g_loss)
+        self._check("the generator loss", g_loss, batch_idx)
         if self.params.mode_seeking > 0:
             g_loss = g_loss + self.params.mode_seeking * mode_seeking_penalty(fake, z)
         opt_g.zero_grad(set_to_none=True)
