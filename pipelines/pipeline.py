@@ -55,6 +55,13 @@ def pipeline_metrics(root: Path) -> dict[str, float]:
                 for key in ("fd_ratio", "precision", "recall", "conditional_accuracy"):
                     if key in result:
                         summary[f"{name}/{key}"] = result[key]
+    captioning_file = root / "reports" / "captioning.json"
+    if captioning_file.is_file():
+        for name, result in json.loads(captioning_file.read_text()).items():
+            for split in ("test", "heldout"):
+                for key in ("bleu_4", "cider_d", "truthfulness"):
+                    if key in result.get(split, {}).get("beam", {}):
+                        summary[f"{name}/{split}_{key}"] = result[split]["beam"][key]
     return summary
 
 

@@ -36,8 +36,8 @@ def test_unknown_key_is_named_with_the_allowed_ones():
 
 def test_unknown_section_is_refused():
     raw = _raw()
-    raw["captioner"] = {"epochs": 1}
-    with pytest.raises(UserError, match="unknown key 'captioner'"):
+    raw["detector"] = {"epochs": 1}
+    with pytest.raises(UserError, match="unknown key 'detector'"):
         config.validate(raw)
 
 

@@ -10,6 +10,7 @@ from visionops.errors import UserError, exits_cleanly
 
 DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
 DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
+DEFAULT_CAPTIONER = Path("data/models/attention")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -87,6 +88,18 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {len(images)} samples ({what}), seed {args.seed}")
 
 
+def cmd_caption(args: argparse.Namespace) -> None:
+    from visionops.captioning.runtime import load_ort_captioner, load_scene_images
+    from visionops.errors import UserError
+
+    if args.beam is not None and args.beam < 1:
+        raise UserError(f"--beam {args.beam}: the beam width must be 1 (greedy) or more")
+    captioner = load_ort_captioner(args.model, args.threads)
+    images = load_scene_images(args.images, captioner.image_shape)
+    for path, caption in zip(args.images, captioner.caption(images, args.beam)):
+        print(f"{path}\t{caption}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--scale", type=int, default=3, choices=range(1, 9), metavar="1-8", help="pixel zoom (default 3)")
     sample.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     sample.set_defaults(func=cmd_sample)
+
+    caption = sub.add_parser("caption", help="describe scene images with the ONNX captioner (onnxruntime only)")
+    caption.add_argument("images", nargs="+", type=Path)
+    caption.add_argument("--model", type=Path, default=DEFAULT_CAPTIONER,
+                         help="folder with encoder.onnx and decoder_step.onnx (default: data/models/attention)")
+    caption.add_argument("--beam", type=int, help="beam width (default: the model's; 1 is greedy)")
+    caption.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    caption.set_defaults(func=cmd_caption)
     return parser
 
 

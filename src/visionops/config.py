@@ -197,6 +197,55 @@ class GANEvaluationParams(_Section):
     gates: dict[str, GeneratorGate] = {}
 
 
+class SceneParams(_Section):
+    """The composed-scene dataset: 1..max_objects items on a 2x2 grid of item-sized cells."""
+
+    train: int = Field(20000, ge=10)  # scenes from the training images
+    val: int = Field(1000, ge=10)  # from the validation images
+    test: int = Field(2000, ge=10)  # from the test images
+    heldout: int = Field(1000, ge=10)  # from the test images, each showing a held-out combination
+    heldout_combinations: int = Field(8, ge=1, le=100)  # (class, relation, class) facts never seen in training
+    max_objects: int = Field(3, ge=1, le=3)
+    small_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance an item is drawn small
+    small_scale: float = Field(0.72, ge=0.25, le=0.9)  # a small item's side over a large one's (20 of 28 pixels)
+    captions_per_scene: int = Field(5, ge=1, le=20)
+    size_mention_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a reference caption states an item's size
+    reading_order_prob: float = Field(0.8, ge=0.0, le=1.0)  # chance a reference names the items in reading order
+    seed: int = Field(0, ge=0)
+
+
+class CaptionerParams(_Section):
+    """One captioner: `captioner` is Show and Tell; `attention_captioner` lists what differs and takes the rest."""
+
+    decoder: Literal["show_tell", "attention"] = "show_tell"
+    encoder: Literal["classifier", "scratch"] = "classifier"  # the standard classifier's conv trunk, or a new CNN
+    scratch_width: int = Field(32, ge=1, le=1024)  # scratch encoder: channels of its first block (then x2, x4)
+    finetune_blocks: int = Field(1, ge=0)  # classifier trunk: its last N residual blocks train, the rest runs once
+    embed_dim: int = Field(64, ge=1, le=4096)
+    hidden_dim: int = Field(256, ge=1, le=4096)
+    attention_dim: int = Field(128, ge=1, le=4096)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    attention_reg: float = Field(1.0, ge=0.0)  # doubly stochastic attention (Xu et al. 2015, eq. 14)
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(128, ge=2)
+    lr: float = Field(0.003, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
+    weight_decay: float = Field(0.0, ge=0.0)
+    grad_clip: float = Field(5.0, ge=0.0)  # max gradient norm; 0: none
+    limit_train_batches: float | int = Field(1.0, gt=0)
+    max_length: int = Field(24, ge=2, le=256)  # tokens a decoded caption may have, <eos> included
+    beam_width: int = Field(3, ge=1, le=32)
+    accelerator: str = "auto"  # a captioner trains on one device (cpu or one GPU)
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    seed: int = Field(0, ge=0)
+
+
+class CaptionEvaluationParams(_Section):
+    examples: int = Field(8, ge=0, le=64)  # scenes in the example grid and attention figure
+    batch_size: int = Field(500, ge=1)
+    gate_truthfulness: float = Field(0.0, ge=0.0, le=1.0)  # registry: champion only with at least this on test
+    promotion_margin: float = Field(0.0, ge=0.0, le=1.0)  # champion only if truthfulness >= champion's + margin
+
+
 class TrackingParams(_Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "mlartifacts"
@@ -204,6 +253,7 @@ class TrackingParams(_Section):
     registered_models: dict[str, str] = {
         "standard": "visionops-classifier", "robust": "visionops-robust-classifier",
         "dcgan": "visionops-generator", "cgan": "visionops-generator",
+        "show_tell": "visionops-captioner", "attention": "visionops-captioner",
     }
     promotion_margin: float = Field(0.0, ge=0.0, le=1.0)
 
@@ -240,6 +290,10 @@ class Params(_Section):
     gan: GANParams = GANParams()
     conditional_gan: GANParams = GANParams()
     gan_evaluation: GANEvaluationParams = GANEvaluationParams()
+    scenes: SceneParams = SceneParams()
+    captioner: CaptionerParams = CaptionerParams()
+    attention_captioner: CaptionerParams = CaptionerParams()
+    caption_evaluation: CaptionEvaluationParams = CaptionEvaluationParams()
     tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
     budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
@@ -247,10 +301,10 @@ class Params(_Section):
     @model_validator(mode="before")
     @classmethod
     def _variants_inherit(cls, raw: Any) -> Any:
-        """`robust_classifier` and `conditional_gan` list only what differs from `classifier` and `gan`."""
+        """`robust_classifier`, `conditional_gan` and `attention_captioner` list only what differs from their base."""
         if not isinstance(raw, dict):
             return raw
-        for base, variant in (("classifier", "robust_classifier"), ("gan", "conditional_gan")):
+        for base, variant in (("classifier", "robust_classifier"), ("gan", "conditional_gan"), ("captioner", "attention_captioner")):
             inherited, own = raw.get(base) or {}, raw.get(variant) or {}
             if isinstance(inherited, dict) and isinstance(own, dict):
                 raw = {**raw, variant: _deep_merge(inherited, own)}
@@ -268,6 +322,13 @@ class Params(_Section):
         value = getattr(self, section, None)
         if not isinstance(value, GANParams):
             raise UserError(f"'{section}' is not a GAN section of params.yaml (gan, conditional_gan)")
+        return value
+
+    def captioner_section(self, section: str) -> CaptionerParams:
+        """The params of one captioner, by its params.yaml section name."""
+        value = getattr(self, section, None)
+        if not isinstance(value, CaptionerParams):
+            raise UserError(f"'{section}' is not a captioner section of params.yaml (captioner, attention_captioner)")
         return value
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from typing import Any
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 GATE_TAG = "test_accuracy"
+TRUTHFULNESS_TAG = "truthfulness"
 FD_RATIO_TAG = "fd_ratio"
 PGD_TAG = "pgd_accuracy"
 
@@ -82,8 +83,6 @@ def register_onnx(
     import mlflow
     import numpy as np
     import onnx
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
     from visionops.inference import predict_logits, session
@@ -101,7 +100,24 @@ def register_onnx(
         signature=signature,
         save_as_external_data=False,
     )
-    version = str(info.registered_model_version)
+    return promote_version(name, str(info.registered_model_version), score, margin, extra_tags, gate, score_tag,
+                           higher_is_better)
+
+
+def promote_version(
+    name: str,
+    version: str,
+    score: float,
+    margin: float,
+    extra_tags: dict[str, str],
+    gate: tuple[bool, str] = (True, ""),
+    score_tag: str = GATE_TAG,
+    higher_is_better: bool = True,
+) -> Registration:
+    """Tag a new model version, make it challenger, and champion if it passes its gate and beats the champion."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     client = MlflowClient()
     client.set_model_version_tag(name, version, score_tag, f"{score:.6f}")
     for key, value in extra_tags.items():
@@ -122,3 +138,12 @@ def register_onnx(
         client.set_registered_model_alias(name, CHAMPION, version)
         champion_version = version
     return Registration(name, version, score, str(champion_version), promoted, reason)
+
+
+def registered_name(registered_models: dict[str, str], model: str) -> str:
+    """The registered model a pipeline model goes to (tracking.registered_models)."""
+    from visionops.errors import UserError
+
+    if model not in registered_models:
+        raise UserError(f"tracking.registered_models has no entry for model '{model}'; add one in params.yaml")
+    return registered_models[model]

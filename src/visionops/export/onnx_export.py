@@ -100,6 +100,17 @@ def parity(network: nn.Module, path: Path, image_shape: tuple[int, ...], batch_s
     return diffs
 
 
+def check_parity(diffs: dict[str, float], atol: float) -> float:
+    """The worst |ORT - torch|; above `atol` the export is refused (the caller's temporary file is not kept)."""
+    worst = max(diffs.values())
+    if worst > atol:
+        raise UserError(
+            f"ONNX parity failed: max |onnxruntime - torch| = {worst:.2e} > export.parity_atol {atol:.0e} ({diffs}); "
+            "the export is wrong, not saved"
+        )
+    return worst
+
+
 def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, classes: list[str]) -> None:
     """Static INT8 quantisation in QDQ format, calibrated on `calibration` pixels (float32 [N, C, H, W])."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static

@@ -44,3 +44,15 @@ def load_generator(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     generator = build_generator(blob["spec"])
     generator.load_state_dict(blob["state_dict"])
     return generator.eval(), blob["spec"]
+
+
+def load_captioner(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a captioner (trunk and decoder) in eval mode; return (captioner, spec)."""
+    from visionops.models.captioner import build_captioner
+
+    blob = _load(path, "caption_train")
+    if blob.get("spec", {}).get("network") != "captioner":
+        raise UserError(f"{path} is not a captioner; give the caption_train stage's captioner.pt")
+    captioner = build_captioner(blob["spec"])
+    captioner.load_state_dict(blob["state_dict"])
+    return captioner.eval(), blob["spec"]

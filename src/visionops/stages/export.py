@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visionops.errors import UserError, exits_cleanly
+from visionops.errors import exits_cleanly
 from visionops.stages import stage_parser, start
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from visionops import tracking
     from visionops.data.prepare import load_prepared
-    from visionops.export.onnx_export import export_onnx, parity, quantize_int8
+    from visionops.export.onnx_export import check_parity, export_onnx, parity, quantize_int8
     from visionops.io import atomic_path, atomic_write_json
     from visionops.models.io import load_model
 
@@ -37,12 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         with atomic_path(args.onnx) as tmp:
             export_onnx(network, tmp, image_shape, data.classes, params.export.opset)
             diffs = parity(network, tmp, image_shape, params.export.parity_batch_sizes)
-            worst = max(diffs.values())
-            if worst > params.export.parity_atol:
-                raise UserError(
-                    f"ONNX parity failed: max |onnxruntime - torch| = {worst:.2e} > export.parity_atol "
-                    f"{params.export.parity_atol:.0e} ({diffs}); the export is wrong, not saved"
-                )
+            worst = check_parity(diffs, params.export.parity_atol)
         metrics = {"parity_max_abs": diffs, "fp32_bytes": args.onnx.stat().st_size}
         if params.export.quantize:
             gen = torch.Generator().manual_seed(0)

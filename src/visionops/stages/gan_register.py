@@ -27,11 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     from visionops.generation import LABEL_NAME, NOISE_NAME
     from visionops.io import atomic_write_json
     from visionops.models.io import load_generator
-    from visionops.registry import FD_RATIO_TAG, generator_gate, register_onnx
+    from visionops.registry import FD_RATIO_TAG, generator_gate, register_onnx, registered_name
 
-    registered_name = params.tracking.registered_models.get(args.name)
-    if registered_name is None:
-        raise UserError(f"tracking.registered_models has no entry for model '{args.name}'; add one in params.yaml")
+    model_name = registered_name(params.tracking.registered_models, args.name)
     try:
         metrics = json.loads(args.metrics.read_text())[args.name]
     except (OSError, ValueError, KeyError) as exc:
@@ -46,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.log_metrics(headline)
         tags["run_id"] = run.info.run_id
         result = register_onnx(
-            args.onnx, registered_name, metrics["fd_ratio"], params.gan_evaluation.promotion_margin, example, tags, gate,
+            args.onnx, model_name, metrics["fd_ratio"], params.gan_evaluation.promotion_margin, example, tags, gate,
             score_tag=FD_RATIO_TAG, higher_is_better=False,
         )
         mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})

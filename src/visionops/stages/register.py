@@ -27,11 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     from visionops import tracking
     from visionops.data.prepare import load_prepared
     from visionops.io import atomic_write_json
-    from visionops.registry import PGD_TAG, register_onnx, robustness_gate
+    from visionops.registry import PGD_TAG, register_onnx, registered_name, robustness_gate
 
-    registered_name = params.tracking.registered_models.get(args.name)
-    if registered_name is None:
-        raise UserError(f"tracking.registered_models has no entry for model '{args.name}'; add one in params.yaml")
+    model_name = registered_name(params.tracking.registered_models, args.name)
     try:
         accuracy = float(json.loads(args.metrics.read_text())["accuracy"])
     except (OSError, ValueError, KeyError) as exc:
@@ -53,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
             mlflow.log_metric("pgd_accuracy", pgd)
         tags["run_id"] = run.info.run_id
         result = register_onnx(
-            args.onnx, registered_name, accuracy, params.tracking.promotion_margin, example, tags, gate
+            args.onnx, model_name, accuracy, params.tracking.promotion_margin, example, tags, gate
         )
         mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted)})
     atomic_write_json(args.out, result.__dict__)

@@ -1,0 +1,94 @@
+"""The shipped captioner: encoder.onnx + decoder_step.onnx, decoded in Python over onnxruntime (no torch)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visionops.captioning.decode import State, decode
+from visionops.captioning.vocab import Vocab
+from visionops.errors import UserError
+
+ENCODER_FILE, STEP_FILE = "encoder.onnx", "decoder_step.onnx"
+
+
+@dataclass
+class OrtCaptioner:
+    encoder: Any  # onnxruntime sessions
+    step_session: Any
+    vocab: Vocab
+    meta: dict[str, Any]
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.meta["image_shape"])
+
+    def start(self, images: np.ndarray) -> State:
+        memory, h, c = self.encoder.run(None, {"image": images.astype(np.float32, copy=False)})
+        return {"memory": memory, "h": h, "c": c}
+
+    def step(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        from visionops.export.caption_export import _step_feeds
+
+        logits, h, c = self.step_session.run(None, _step_feeds(self.step_session, tokens, state["h"], state["c"],
+                                                               state["memory"]))
+        return logits, {**state, "h": h, "c": c}
+
+    def caption(self, images: np.ndarray, beam_width: int | None = None, batch_size: int = 500) -> list[str]:
+        """Captions of float32 images [N, C, H, W] in [0, 1]; beam width 1 is greedy."""
+        width = self.meta["beam_width"] if beam_width is None else beam_width
+        ids = decode(self, images, self.vocab.bos, self.vocab.eos, self.meta["max_length"], width, batch_size)
+        return [self.vocab.decode(row) for row in ids]
+
+
+def load_ort_captioner(folder: Path, threads: int = 0) -> OrtCaptioner:
+    """The pair in `folder` (encoder.onnx, decoder_step.onnx), as the caption_export stage writes it."""
+    return ort_captioner(folder / ENCODER_FILE, folder / STEP_FILE, threads)
+
+
+def ort_captioner(encoder_path: Path, step_path: Path, threads: int = 0) -> OrtCaptioner:
+    from visionops.export.caption_export import META_KEY
+    from visionops.inference import session
+
+    encoder, step = session(encoder_path, threads), session(step_path, threads)
+    raw = step.get_modelmeta().custom_metadata_map.get(META_KEY)
+    if raw is None:
+        raise UserError(f"{step_path} carries no vocabulary; export it with the caption_export stage")
+    meta = json.loads(raw)
+    return OrtCaptioner(encoder, step, Vocab(meta["vocab"]), meta)
+
+
+def load_scene_images(paths: list[Path], shape: tuple[int, ...]) -> np.ndarray:
+    """Decode files to float32 [N, C, H, W] in [0, 1] at the captioner's size.
+
+    A square image whose side is a whole multiple of the scene's (112x112 for 56x56 scenes, say) is box-averaged
+    down to it; any other size is refused, because stretching or cropping a scene would move or cut its objects.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    out = []
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img = img.convert("L" if channels == 1 else "RGB")
+                w, h = img.size
+                if (w, h) != (width, height):
+                    factor = w // width
+                    if w != h or height != width or w % width or factor < 1:
+                        raise UserError(
+                            f"{path} is {w}x{h}; the captioner reads {width}x{height} scenes (or squares of a whole "
+                            f"multiple of {width}, averaged down); crop or pad it to that"
+                        )
+                    img = img.reduce(factor)
+                pixels = np.asarray(img, dtype=np.float32) / 255.0
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such file") from None
+        except (UnidentifiedImageError, OSError) as exc:
+            raise UserError(f"{path}: not a readable image ({exc}); give a PNG or JPEG") from None
+        out.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+    return np.stack(out)

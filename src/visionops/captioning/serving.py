@@ -1,0 +1,43 @@
+"""The captioner pair in the MLflow registry: one pyfunc model whose artifacts are the two ONNX files and whose
+`predict` decodes them with onnxruntime (images [N, C, H, W] float32 in [0, 1] -> captions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # the serving class is only built where MLflow is installed
+    PythonModel = object  # type: ignore[misc,assignment]
+
+
+class CaptionerModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        from visionops.captioning.runtime import ort_captioner
+
+        self.captioner = ort_captioner(Path(context.artifacts["encoder"]), Path(context.artifacts["decoder_step"]))
+
+    def predict(self, context: Any, model_input: np.ndarray, params: dict[str, Any] | None = None) -> list[str]:
+        return self.captioner.caption(np.asarray(model_input, dtype=np.float32))
+
+
+def log_captioner(encoder: Path, step: Path, registered_name: str, example: np.ndarray, captions: list[str]) -> str:
+    """Log the pair to the active run as a pyfunc model and register it; return the new version."""
+    import mlflow
+    import onnxruntime
+    from mlflow.models import infer_signature
+
+    package = Path(__file__).resolve().parents[1]  # visionops itself travels with the model
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=CaptionerModel(),
+        artifacts={"encoder": str(encoder), "decoder_step": str(step)},
+        code_paths=[str(package)],
+        signature=infer_signature(example, np.array(captions)),
+        pip_requirements=[f"onnxruntime=={onnxruntime.__version__}", f"numpy=={np.__version__}", "pillow"],
+        registered_model_name=registered_name,
+    )
+    return str(info.registered_model_version)
