@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,11 +176,13 @@ def test_a_beam_finds_the_likelier_caption_that_greedy_misses():
     assert beam_search(GardenPath(), images, 1, 2, 4, width=2)[:, :2].tolist() == [[4, 2]] * 2
 
 
-def test_onnx_pair_decodes_exactly_as_torch(tmp_path):
-    from visionops.captioning.runtime import load_ort_captioner
+@pytest.fixture(scope="module")
+def onnx_pair(tmp_path_factory):
+    """A tiny attention captioner, saved and exported as the caption_export stage does (each part in a process)."""
     from visionops.export.caption_export import export_in_subprocess
     from visionops.models.io import save_model
 
+    folder = tmp_path_factory.mktemp("captioner")
     vocab = Vocab.build(["a small sneaker left of a large bag", "a bag", "there is a coat"])
     spec = {"network": "captioner", "decoder": "attention", "encoder": "scratch", "classifier_spec": None,
             "in_channels": 1, "image_shape": [1, 56, 56], "mean": 0.2, "std": 0.3, "feature_dim": 16, "grid": 49,
@@ -192,10 +193,17 @@ def test_onnx_pair_decodes_exactly_as_torch(tmp_path):
     with torch.no_grad():
         captioner.decoder.out.weight.mul_(20)
         captioner.decoder.init_h.weight.mul_(30)
-    save_model(tmp_path / "captioner.pt", spec, captioner.state_dict())
+    save_model(folder / "captioner.pt", spec, captioner.state_dict())
     for part, name in (("encoder", "encoder.onnx"), ("decoder_step", "decoder_step.onnx")):
-        export_in_subprocess(tmp_path / "captioner.pt", part, tmp_path / name, 18)
-    ort = load_ort_captioner(tmp_path)
+        export_in_subprocess(folder / "captioner.pt", part, folder / name, 18)
+    return folder, captioner, vocab
+
+
+def test_onnx_pair_decodes_exactly_as_torch(onnx_pair):
+    from visionops.captioning.runtime import load_ort_captioner
+
+    folder, captioner, vocab = onnx_pair
+    ort = load_ort_captioner(folder)
     rng = np.random.default_rng(1)
     images = (np.linspace(0, 1, 33)[:, None, None, None] * rng.random((33, 1, 56, 56))).astype(np.float32)
     for width in (1, 3):
@@ -203,6 +211,34 @@ def test_onnx_pair_decodes_exactly_as_torch(tmp_path):
             TorchStepper(captioner), images, vocab.bos, vocab.eos, 10)
         assert ort.caption(images, width) == [vocab.decode(r) for r in torch_ids]
     assert len(set(ort.caption(images, 1))) > 1  # not one caption for every image
+
+
+def test_caption_cli_reads_scenes_and_refuses_other_sizes(onnx_pair, tmp_path, capsys):
+    from PIL import Image
+
+    from visionops.cli import main
+
+    folder, _, _ = onnx_pair
+    scene = (np.random.default_rng(2).random((56, 56)) * 255).astype(np.uint8)
+    Image.fromarray(scene).save(tmp_path / "scene.png")
+    Image.fromarray(np.kron(scene, np.ones((2, 2), np.uint8))).save(tmp_path / "big.png")  # 112x112
+    Image.fromarray(scene[:, :40]).save(tmp_path / "odd.png")
+    main(["caption", "--model", str(folder), str(tmp_path / "scene.png"), str(tmp_path / "big.png")])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[1] == lines[1].split("\t")[1]  # 112x112 is averaged down
+    for argv, message in (
+        ([str(tmp_path / "odd.png")], "is 40x56; the captioner reads 56x56"),
+        (["--beam", "0", str(tmp_path / "scene.png")], "beam width must be 1"),
+        ([str(tmp_path / "missing.png")], "no such file"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["caption", "--model", str(folder), *argv])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["caption", "--model", str(tmp_path / "nowhere"), str(tmp_path / "scene.png")])
+    assert "is missing" in capsys.readouterr().err
 
 
 def test_vocab_round_trip_and_unknown_words():
@@ -222,3 +258,66 @@ def test_captioner_params_inherit_and_reject_bad_values():
         config.validate({"captioner": {"decoder": "transformer"}})
     with pytest.raises(UserError, match="not a captioner section"):
         params.captioner_section("gan")
+
+
+def scene_split(n: int, seed: int):
+    from visionops.scenes.compose import SceneSplit
+
+    items, labels = item_bank(0)
+    items = np.random.default_rng(seed).integers(0, 255, items.shape).astype(np.uint8)
+    layouts, images, masks, boxes, descriptions = compose(items, labels, n, seed)
+    return SceneSplit(images, masks, boxes, layouts.labels, descriptions)
+
+
+def test_a_nan_loss_stops_training_with_one_line_and_the_next_run_resumes(tmp_path, monkeypatch):
+    from visionops.training import caption_module
+    from visionops.training.caption_fit import fit_captioner
+    from visionops.training.fit import FINGERPRINT_FILE
+
+    params = config.CaptionerParams(decoder="attention", encoder="scratch", scratch_width=4, embed_dim=8,
+                                    hidden_dim=16, attention_dim=8, epochs=2, batch_size=16, accelerator="cpu")
+    train, val = scene_split(32, 0), scene_split(16, 1)
+    real_loss = caption_module.CaptionModule._loss
+    calls = {"n": 0}
+
+    def loss_going_nan(self, inputs, seq):
+        loss, accuracy = real_loss(self, inputs, seq)
+        if self.training:
+            calls["n"] += 1
+        return (loss * float("nan") if calls["n"] > 2 else loss), accuracy  # epoch 1 (2 batches) is fine
+
+    monkeypatch.setattr(caption_module.CaptionModule, "_loss", loss_going_nan)
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(UserError, match=r"loss is nan in epoch 2, batch 1; lower attention_captioner.lr.*kept"):
+        fit_captioner(params, train, val, 0.2, 0.3, None, ckpt, "digest", "attention_captioner")
+    assert (ckpt / "last.ckpt").is_file() and '"finished"' not in (ckpt / FINGERPRINT_FILE).read_text()
+
+    monkeypatch.setattr(caption_module.CaptionModule, "_loss", real_loss)
+    result = fit_captioner(params, train, val, 0.2, 0.3, None, ckpt, "digest", "attention_captioner")
+    assert result.resumed_from == str(ckpt / "last.ckpt") and result.metrics["epochs"] == 2
+    assert result.spec["vocab"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+def test_the_classifier_encoder_fine_tunes_only_its_last_blocks(tmp_path):
+    from visionops.models.resnet import ResNet
+    from visionops.training.caption_fit import fit_captioner
+
+    params = config.CaptionerParams(decoder="show_tell", encoder="classifier", finetune_blocks=1, embed_dim=8,
+                                    hidden_dim=16, epochs=1, batch_size=16, accelerator="cpu")
+    classifier = ResNet(widths=(4, 8, 8), stem_pool=True).eval()
+    before = {k: v.clone() for k, v in classifier.state_dict().items()}
+    result = fit_captioner(params, scene_split(32, 0), scene_split(16, 1), 0.2, 0.3, (classifier, {"network": "resnet"}),
+                           tmp_path / "a", "digest", "captioner")
+    trunk = {k.removeprefix("trunk."): v for k, v in result.state_dict.items() if k.startswith("trunk.")}
+    # trunk layers: 0 normalize, 1 stem, 2-4 the residual blocks; only block 4 may change
+    changed = {k.split(".")[0] for k, v in trunk.items()
+               if v.is_floating_point() and not torch.equal(v, before[_classifier_key(k)])}
+    assert changed == {"4"}
+    with pytest.raises(UserError, match="finetune_blocks 4 > the classifier's 3 residual blocks"):
+        fit_captioner(params.model_copy(update={"finetune_blocks": 4}), scene_split(32, 0), scene_split(16, 1), 0.2, 0.3,
+                      (classifier, {"network": "resnet"}), tmp_path / "b", "digest", "captioner")
+
+
+def _classifier_key(trunk_key: str) -> str:
+    index, rest = trunk_key.split(".", 1)
+    return {"0": "normalize", "1": "stem"}.get(index, f"stages.{int(index) - 2}") + "." + rest

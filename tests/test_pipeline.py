@@ -16,6 +16,8 @@ STAGES = [
     "evaluate@standard", "evaluate@robust", "robustness", "register@standard", "register@robust",
     "gan_train@dcgan", "gan_train@cgan", "gan_export@dcgan", "gan_export@cgan", "gan_evaluate",
     "gan_register@dcgan", "gan_register@cgan",
+    "scenes", "caption_train@show_tell", "caption_train@attention", "caption_export@show_tell",
+    "caption_export@attention", "caption_evaluate", "caption_register@show_tell", "caption_register@attention",
 ]
 
 
@@ -54,6 +56,22 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
     assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
     assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
     assert "conditional accuracy" in registrations[1]["reason"] and "< gate" in registrations[1]["reason"]
+    scenes = json.loads((project / "data" / "scenes" / "manifest.json").read_text())
+    assert {k: v["scenes"] for k, v in scenes["splits"].items()} == {"train": 400, "val": 50, "test": 60, "heldout": 40}
+    assert scenes["canvas"] == [1, 56, 56] and scenes["heldout_combinations"]
+    captioning = json.loads((project / "reports" / "captioning.json").read_text())
+    for model in ("show_tell", "attention"):
+        for split in ("test", "heldout"):
+            result = captioning[model][split]
+            assert result["ort_torch_identical"] == 1.0  # greedy captions: onnxruntime and torch agree on every scene
+            for decoding in ("greedy", "beam"):
+                assert 0 <= result[decoding]["truthfulness"] <= 1 and 0 <= result[decoding]["bleu_4"] <= 1
+        assert (project / "reports" / "captioning" / f"examples_{model}.png").stat().st_size > 0
+        assert (project / "data" / "models" / model / "decoder_step.onnx").stat().st_size > 0
+    assert (project / "reports" / "captioning" / "attention_attention.png").stat().st_size > 0
+    captioners = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")]
+    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == ["visionops-captioner"] * 2
+    assert not any(r["promoted"] for r in captioners) and "< gate" in captioners[1]["reason"]  # 4 steps: far from true
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
 
@@ -88,7 +106,7 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert parent.data.tags["prefect_flow_run_id"]
     assert parent.info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(children) == set(STAGES) - {"fetch", "prepare"}
+    assert set(children) == set(STAGES) - {"fetch", "prepare", "scenes"}  # data stages open no MLflow run
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
     assert parent.data.tags["data_version"] == data_md5
     for child in children.values():
@@ -132,6 +150,18 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert gan_evaluate.data.tags["feature_classifier.registered"] == "visionops-classifier v1"
     assert "cgan/conditional_accuracy" in parent.data.metrics and "dcgan/fd_ratio" in parent.data.metrics
     assert str(client.get_model_version_by_alias("visionops-generator", "challenger").version) == "2"
+
+    caption_train = children["caption_train@attention"]
+    assert caption_train.data.params["attention_captioner.decoder"] == "attention"
+    assert {"train/loss_step", "val/loss", "val/word_acc"} <= set(caption_train.data.metrics)
+    caption_evaluate = children["caption_evaluate"]
+    compared = {f"{m}/{split}/beam/{k}" for m in ("show_tell", "attention") for split in ("test", "heldout")
+                for k in ("bleu_4", "cider_d", "rouge_l", "truthfulness", "errors/wrong_class")}
+    assert compared <= set(caption_evaluate.data.metrics)  # the two captioners side by side in one run
+    assert caption_evaluate.data.metrics["attention/test/ort_torch_identical"] == 1.0
+    assert "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
+    version = client.get_model_version_by_alias("visionops-captioner", "challenger")
+    assert str(version.version) == "2" and version.tags["model"] == "attention"
 
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
 

@@ -18,7 +18,7 @@ def examples_figure(images: np.ndarray, generated: list[str], errors: list[list[
     n = len(images)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 4.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i in range(n):

@@ -42,16 +42,20 @@ class ShowTellDecoder(nn.Module):
     def __init__(self, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
                  dropout: float, **_: Any) -> None:
         super().__init__()
-        self.image = nn.Linear(feature_dim, embed_dim)
+        # the image vector is a linear map of the whole grid, as a CNN's fully connected layer would be: a mean
+        # over the grid would lose where things are, and this captioner has no other way to know
+        self.image = nn.Sequential(nn.Linear(feature_dim * grid, embed_dim), nn.LayerNorm(embed_dim))
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_dim, vocab_size)
 
     def start(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """features [B, L, D] -> (memory, h, c): the image embedding is the LSTM's input before the first word."""
-        _, (h, c) = self.lstm(self.image(features.mean(1))[:, None])
-        return features.mean(1, keepdim=True), h[0], c[0]
+        """features [B, L, D] -> (memory, h, c): the image embedding is the LSTM's input before the first word
+        (the memory, unused by `step`, is that embedding)."""
+        image = self.image(features.flatten(1))[:, None]
+        _, (h, c) = self.lstm(image)
+        return image, h[0], c[0]
 
     def step(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -48,7 +48,8 @@ class CaptionBatches:
 
 
 def as_pixels(inputs: torch.Tensor) -> torch.Tensor:
-    return inputs.float() / 255.0 if inputs.dtype == torch.uint8 else inputs
+    pixels = inputs.float() / 255.0 if inputs.dtype == torch.uint8 else inputs
+    return pixels.contiguous(memory_format=torch.channels_last)
 
 
 class CaptionModule(pl.LightningModule):
