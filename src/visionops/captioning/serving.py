@@ -7,11 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-try:
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # the serving class is only built where MLflow is installed
-    PythonModel = object  # type: ignore[misc,assignment]
+from mlflow.pyfunc import PythonModel  # imported only by the register stage and by MLflow loading the model
 
 
 class CaptionerModel(PythonModel):

@@ -34,25 +34,25 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     return network.eval(), blob["spec"]
 
 
+def _rebuild(path: Path, stage: str, network: str, filename: str, build: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a saved `network` (the spec's kind) from its file in eval mode; return (module, spec)."""
+    blob = _load(path, stage)
+    if blob.get("spec", {}).get("network") != network:
+        raise UserError(f"{path} is not a {Path(filename).stem}; give the {stage} stage's {filename}")
+    module = build(blob["spec"])
+    module.load_state_dict(blob["state_dict"])
+    return module.eval(), blob["spec"]
+
+
 def load_generator(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a GAN's (EMA) generator in eval mode; return (generator, spec)."""
     from visionops.models.gan import build_generator
 
-    blob = _load(path, "gan_train")
-    if blob.get("spec", {}).get("network") != "gan_generator":
-        raise UserError(f"{path} is not a generator; give the gan_train stage's generator.pt")
-    generator = build_generator(blob["spec"])
-    generator.load_state_dict(blob["state_dict"])
-    return generator.eval(), blob["spec"]
+    return _rebuild(path, "gan_train", "gan_generator", "generator.pt", build_generator)
 
 
 def load_captioner(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a captioner (trunk and decoder) in eval mode; return (captioner, spec)."""
     from visionops.models.captioner import build_captioner
 
-    blob = _load(path, "caption_train")
-    if blob.get("spec", {}).get("network") != "captioner":
-        raise UserError(f"{path} is not a captioner; give the caption_train stage's captioner.pt")
-    captioner = build_captioner(blob["spec"])
-    captioner.load_state_dict(blob["state_dict"])
-    return captioner.eval(), blob["spec"]
+    return _rebuild(path, "caption_train", "captioner", "captioner.pt", build_captioner)

@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
 
     model_name = registered_name(params.tracking.registered_models, args.name)
     try:
-        test = json.loads(args.metrics.read_text())[args.name]["test"]["beam"]
-        heldout = json.loads(args.metrics.read_text())[args.name]["heldout"]["beam"]
+        report = json.loads(args.metrics.read_text())[args.name]
+        test, heldout = report["test"]["beam"], report["heldout"]["beam"]
     except (OSError, ValueError, KeyError) as exc:
         raise UserError(f"{args.metrics} has no metrics for '{args.name}' ({exc}); run dvc repro caption_evaluate") from None
     truth = test["truthfulness"]
