@@ -42,11 +42,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
+    from visionops.classifier.model_file import load_classifier
     from visionops.data.prepare import load_prepared
-    from visionops.models.io import load_model
 
     data = load_prepared(args.prepared)
-    network, _ = load_model(args.model)
+    network, _ = load_classifier(args.model)
     network.eval()
     x = data.test_x[: args.images].float() / 255.0
     y = data.test_y[: args.images]

@@ -29,10 +29,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
 
-    from visionops.inference import predict_logits, session
-    from visionops.models.io import load_model
+    from visionops.classifier.model_file import load_classifier
+    from visionops.classifier.predict import predict_logits
+    from visionops.core.ort import session
 
-    network, _ = load_model(args.model)
+    network, _ = load_classifier(args.model)
     sess = session(args.onnx)
     rng = np.random.default_rng(0)
     one = rng.random((1, 1, 28, 28), dtype=np.float32)

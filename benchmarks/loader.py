@@ -30,8 +30,8 @@ def main() -> None:
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    from visionops.config import AugmentParams
-    from visionops.data.batches import DeviceBatches
+    from visionops.core.batches import DeviceBatches
+    from visionops.core.sections import AugmentParams
     from visionops.data.prepare import load_prepared
 
     with tempfile.TemporaryDirectory() as tmp:

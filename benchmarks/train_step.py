@@ -10,7 +10,7 @@ import torch
 
 
 def plain_loop(network, data, batch_size: int, steps: int, warmup: int, lr: float) -> float:
-    from visionops.data.batches import DeviceBatches
+    from visionops.core.batches import DeviceBatches
 
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps + warmup)
@@ -32,7 +32,8 @@ def plain_loop(network, data, batch_size: int, steps: int, warmup: int, lr: floa
 def lightning_loop(network, data, params, steps: int, warmup: int) -> float:
     import pytorch_lightning as pl
 
-    from visionops.training.module import ClassifierModule, DeviceDataModule
+    from visionops.classifier.module import ClassifierModule
+    from visionops.core.batches import DeviceDataModule
 
     class Clock(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
@@ -49,7 +50,7 @@ def lightning_loop(network, data, params, steps: int, warmup: int) -> float:
         max_steps=steps + warmup, limit_val_batches=0, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[clock], accelerator="cpu", devices=1,
     )
-    trainer.fit(module, datamodule=DeviceDataModule(data, params.batch_size, no_augment, 0))
+    trainer.fit(module, datamodule=DeviceDataModule(data.splits(), batch_size=params.batch_size, augment=no_augment, seed=0))
     return steps * params.batch_size / clock.seconds
 
 
@@ -60,9 +61,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args()
 
-    from visionops import config
+    from visionops.classifier.networks import build_network, network_spec
+    from visionops.core import config
     from visionops.data.prepare import load_prepared
-    from visionops.models import build_network, network_spec
 
     params = config.load().classifier
     data = load_prepared(args.prepared)

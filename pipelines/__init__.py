@@ -1,0 +1,1 @@
+"""The Prefect side: the pipeline flow (one task per DVC stage) and its schedule."""

@@ -6,7 +6,6 @@ each stage opens an MLflow child run of the parent opened here.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,9 +17,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
-from visionops import config, tracking
-from visionops.errors import TRANSIENT_EXIT, UserError
-from visionops.runtime import apply_environment_defaults
+from visionops import params as project_params
+from visionops.core import config, tracking
+from visionops.headlines import headline_metrics
+from visionops.core.errors import TRANSIENT_EXIT, UserError
+from visionops.core.runtime import apply_environment_defaults
 
 
 def stage_order(root: Path) -> list[str]:
@@ -33,36 +34,6 @@ def stage_order(root: Path) -> list[str]:
         position = {stage: i for i, stage in enumerate(repo.index.stages)}
         ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
         return [stage.name for stage in ordered]
-
-
-def pipeline_metrics(root: Path) -> dict[str, float]:
-    """The headline numbers of each model, for the parent run: what a user sorts runs by in the MLflow UI."""
-    summary: dict[str, float] = {}
-    for metrics_file in sorted((root / "reports").glob("*/metrics.json")):
-        model = json.loads(metrics_file.read_text())
-        summary[f"{metrics_file.parent.name}/test_accuracy"] = model["accuracy"]
-        summary[f"{metrics_file.parent.name}/test_macro_f1"] = model["macro_f1"]
-    robustness_file = root / "reports" / "robustness.json"
-    if robustness_file.is_file():
-        robustness = json.loads(robustness_file.read_text())
-        for name, result in robustness.items():
-            if isinstance(result, dict) and "pgd_headline" in result:
-                summary[f"{name}/pgd_accuracy"] = result["pgd_headline"]
-    gan_file = root / "reports" / "gan.json"
-    if gan_file.is_file():
-        for name, result in json.loads(gan_file.read_text()).items():
-            if isinstance(result, dict) and "fd_ratio" in result:
-                for key in ("fd_ratio", "precision", "recall", "conditional_accuracy"):
-                    if key in result:
-                        summary[f"{name}/{key}"] = result[key]
-    captioning_file = root / "reports" / "captioning.json"
-    if captioning_file.is_file():
-        for name, result in json.loads(captioning_file.read_text()).items():
-            for split in ("test", "heldout"):
-                for key in ("bleu_4", "cider_d", "truthfulness"):
-                    if key in result.get(split, {}).get("beam", {}):
-                        summary[f"{name}/{split}_{key}"] = result[split]["beam"][key]
-    return summary
 
 
 TRANSIENT = "TransientFailure"
@@ -114,7 +85,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
 
     root = Path(project_dir).resolve()
     apply_environment_defaults(root)
-    params = config.load(root / config.PARAMS_FILE)
+    params = project_params.load(root / config.PARAMS_FILE)
     order = stage_order(root)
     # an explicit client: mlflow.set_tracking_uri would also set MLFLOW_TRACKING_URI for the whole process
     uri = tracking.tracking_uri(params.tracking, root)
@@ -139,7 +110,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
             outcome[stage] = result
             client.set_tag(run_id, f"stage.{stage.replace('@', '.')}", result)  # MLflow keys take no @
         client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
-        summary = pipeline_metrics(root)
+        summary = headline_metrics(root / "reports")
         if summary:
             now = int(time.time() * 1000)
             client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])

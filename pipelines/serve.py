@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from visionops import config
-from visionops.errors import UserError
+from visionops import params as project_params
+from visionops.core import config
+from visionops.core.errors import UserError
 
 
 def serve(root: Path) -> None:
@@ -22,7 +23,7 @@ def serve(root: Path) -> None:
             "visionops serve needs a Prefect server: run `prefect server start` in another terminal, then "
             "export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
-    schedule = config.load(root / config.PARAMS_FILE).schedule
+    schedule = project_params.load(root / config.PARAMS_FILE).schedule
     pipeline.serve(
         name=schedule.deployment,
         schedules=[Cron(schedule.cron, timezone=schedule.timezone)],

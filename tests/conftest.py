@@ -1,4 +1,8 @@
-"""Shared fixtures: generated IDX mirrors and image folders, a pre-migrated MLflow store, throwaway projects."""
+"""Shared fixtures: generated IDX data, mirrors and image folders, untrained models, a pre-migrated MLflow store,
+throwaway projects, one Prefect harness per session.
+
+Tests are grouped by family (core/, data/, classifier/, robustness/, gan/, captioning/) and pipeline/ for the
+end-to-end paths; helpers reach tests only as fixtures defined here."""
 
 from __future__ import annotations
 
@@ -71,9 +75,9 @@ def write_image_folder(root: Path, per_class: int = 12, classes: int = 3, size: 
 
 def write_untrained_models(project: Path, names: tuple[str, ...] = ("standard", "robust")) -> list[Path]:
     """Untrained LeNet-5 models, torch and ONNX, where the pipeline keeps them: data/models/<name>/."""
-    from visionops.export.onnx_export import export_onnx
-    from visionops.models import build_network
-    from visionops.models.io import save_model
+    from visionops.classifier.export import export_onnx
+    from visionops.classifier.networks import build_network
+    from visionops.core.model_file import save_model
 
     spec = {"network": "lenet5", "num_classes": 10, "in_channels": 1, "mean": 0.2, "std": 0.3,
             "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}
@@ -86,7 +90,7 @@ def write_untrained_models(project: Path, names: tuple[str, ...] = ("standard", 
         torch.manual_seed(i)
         net = build_network(spec).eval()
         save_model(folder / "classifier.pt", spec, net.state_dict())
-        export_onnx(net, folder / "classifier.onnx", (1, 28, 28), [f"c{k}" for k in range(10)], 18)
+        export_onnx(net, folder / "classifier.onnx", image_shape=(1, 28, 28), classes=[f"c{k}" for k in range(10)], opset=18)
         folders.append(folder)
     return folders
 
@@ -109,7 +113,8 @@ def git(cwd: Path, *args: str) -> None:
 @pytest.fixture
 def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
     """A copy of this project in a fresh git + DVC repo, with its own MLflow store and the tiny budget."""
-    from visionops import config
+    from visionops import params as project_params
+    from visionops.core import config
 
     root = tmp_path / "project"
     root.mkdir()
@@ -119,8 +124,8 @@ def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(REPO / ".gitignore", root / ".gitignore")
     shutil.copy(migrated_mlflow_db, root / "mlflow.db")
-    params = config.load(root / "params.yaml")
-    config.apply_overrides(root / "params.yaml", config.budget_overrides(params, "tiny"))
+    params = project_params.load(root / "params.yaml")
+    project_params.apply_overrides(root / "params.yaml", config.budget_overrides(params, "tiny"))
     git(root, "init", "-q")
     subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
     subprocess.run(["dvc", "config", "core.analytics", "false"], cwd=root, check=True)
@@ -141,3 +146,35 @@ def prefect_harness():
 def run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def idx_arrays():
+    """make_idx_arrays(n_train, n_test, classes, seed): images whose class is visible, as IDX arrays."""
+    return make_idx_arrays
+
+
+@pytest.fixture(scope="session")
+def image_folder():
+    """write_image_folder(root, per_class, classes, size): a user-style image folder."""
+    return write_image_folder
+
+
+@pytest.fixture(scope="session")
+def untrained_models():
+    """write_untrained_models(project, names): untrained LeNet-5 files where the pipeline keeps its models."""
+    return write_untrained_models
+
+
+@pytest.fixture(scope="session")
+def run_command():
+    """run(cmd, cwd, timeout): a subprocess with DVC analytics off, output captured."""
+    return run
+
+
+@pytest.fixture(scope="session")
+def real_mirror() -> Path:
+    """The Fashion-MNIST mirror of the Debian package (or VISIONOPS_FMNIST_DIR); skips the test without it."""
+    if not (REAL_MIRROR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("needs the dataset-fashion-mnist mirror")
+    return REAL_MIRROR

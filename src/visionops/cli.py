@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from visionops.errors import UserError, exits_cleanly
+from visionops.core.errors import UserError, exits_cleanly
 
 DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
 DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
@@ -14,29 +13,28 @@ DEFAULT_CAPTIONER = Path("data/models/attention")
 
 
 def _project(args: argparse.Namespace) -> Path:
-    from visionops.runtime import apply_environment_defaults, find_project_root
+    from visionops.core.runtime import apply_environment_defaults, find_project_root
 
     root = find_project_root(args.project)
     apply_environment_defaults(root)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # pipelines/ lives beside src/, in the project
     return root
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from visionops import config
+    from visionops import params
+    from visionops.core import config
 
     root = _project(args)
     params_file = root / config.PARAMS_FILE
     overrides = {}
     if args.budget:
-        overrides.update(config.budget_overrides(config.load(params_file), args.budget))
+        overrides.update(config.budget_overrides(params.load(params_file), args.budget))
     overrides.update(dict(config.parse_override(text) for text in args.set))
     if overrides:
-        config.apply_overrides(params_file, overrides)
+        params.apply_overrides(params_file, overrides)
         print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in overrides.items())}")
     else:
-        config.load(params_file)  # refuse bad params before Prefect starts
+        params.load(params_file)  # refuse bad params before Prefect starts
 
     from pipelines.pipeline import run_pipeline
 
@@ -52,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    from visionops.predict import load_images, predict_files
+    from visionops.classifier.predict import load_images, predict_files
 
     images = load_images(args.images)
     for path, label, prob in predict_files(args.model, images, threads=args.threads):
@@ -60,11 +58,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_attack(args: argparse.Namespace) -> None:
-    from visionops import config
-    from visionops.attack import MODELS_DIR, attack_file
+    from visionops.classifier.attack import MODELS_DIR, attack_file
+    from visionops import params
+    from visionops.core import config
 
     root = _project(args)
-    rp = config.load(root / config.PARAMS_FILE).robustness
+    rp = params.load(root / config.PARAMS_FILE).robustness
     out = args.out or Path(f"{args.image.stem}.adv_{args.model}_eps{args.eps:g}.png")
     result = attack_file(
         args.image, out, args.eps, root / MODELS_DIR / args.model, rp.pgd_steps if args.steps is None else args.steps,
@@ -76,9 +75,9 @@ def cmd_attack(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from visionops.core.io import atomic_save
     from visionops.gan.plots import grid_image, save_png
-    from visionops.generation import sample_grid
-    from visionops.io import atomic_save
+    from visionops.gan.sample import sample_grid
 
     if args.out.suffix.lower() != ".png":
         raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
@@ -90,7 +89,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_caption(args: argparse.Namespace) -> None:
     from visionops.captioning.runtime import load_ort_captioner, load_scene_images
-    from visionops.errors import UserError
+    from visionops.core.errors import UserError
 
     if args.beam is not None and args.beam < 1:
         raise UserError(f"--beam {args.beam}: the beam width must be 1 (greedy) or more")

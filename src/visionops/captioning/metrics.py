@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from visionops.scenes.grammar import ERROR_TYPES, judge
+from visionops.data.scenes.grammar import ERROR_TYPES, judge
 
 
 def overlap_scores(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:

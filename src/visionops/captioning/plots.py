@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visionops.evaluation.plots import pyplot
+from visionops.core.figures import pyplot
 
 
 def examples_figure(images: np.ndarray, generated: list[str], errors: list[list[str]], references: list[list[str]],

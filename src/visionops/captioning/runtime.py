@@ -11,9 +11,11 @@ import numpy as np
 
 from visionops.captioning.decode import State, decode
 from visionops.captioning.vocab import Vocab
-from visionops.errors import UserError
+from visionops.core.errors import UserError
 
 ENCODER_FILE, STEP_FILE = "encoder.onnx", "decoder_step.onnx"
+META_KEY = "visionops.captioner"  # JSON in both files: vocabulary, image shape, decoding defaults
+IMAGE, MEMORY, H, C, TOKEN, LOGITS = "image", "memory", "h", "c", "token", "logits"
 
 
 @dataclass
@@ -28,13 +30,11 @@ class OrtCaptioner:
         return tuple(self.meta["image_shape"])
 
     def start(self, images: np.ndarray) -> State:
-        memory, h, c = self.encoder.run(None, {"image": images.astype(np.float32, copy=False)})
-        return {"memory": memory, "h": h, "c": c}
+        memory, h, c = self.encoder.run(None, {IMAGE: images.astype(np.float32, copy=False)})
+        return {MEMORY: memory, H: h, C: c}
 
     def step(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        from visionops.export.caption_export import _step_feeds
-
-        logits, h, c = self.step_session.run(None, _step_feeds(self.step_session, tokens, state["h"], state["c"],
+        logits, h, c = self.step_session.run(None, step_feeds(self.step_session, tokens, state["h"], state["c"],
                                                                state["memory"]))
         return logits, {**state, "h": h, "c": c}
 
@@ -45,14 +45,19 @@ class OrtCaptioner:
         return [self.vocab.decode(row) for row in ids]
 
 
+def step_feeds(sess: Any, token: np.ndarray, h: np.ndarray, c: np.ndarray, memory: np.ndarray) -> dict[str, np.ndarray]:
+    """The step's inputs that the exported graph kept (Show and Tell's step does not read the memory)."""
+    given = {TOKEN: token, H: h, C: c, MEMORY: memory}
+    return {i.name: given[i.name] for i in sess.get_inputs()}
+
+
 def load_ort_captioner(folder: Path, threads: int = 0) -> OrtCaptioner:
     """The pair in `folder` (encoder.onnx, decoder_step.onnx), as the caption_export stage writes it."""
     return ort_captioner(folder / ENCODER_FILE, folder / STEP_FILE, threads)
 
 
 def ort_captioner(encoder_path: Path, step_path: Path, threads: int = 0) -> OrtCaptioner:
-    from visionops.export.caption_export import META_KEY
-    from visionops.inference import session
+    from visionops.core.ort import session
 
     encoder, step = session(encoder_path, threads), session(step_path, threads)
     raw = step.get_modelmeta().custom_metadata_map.get(META_KEY)

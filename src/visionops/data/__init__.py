@@ -1,1 +1,2 @@
-"""Datasets: fetching and verifying raw files, parsing IDX, preparing uint8 tensors, device-resident batches."""
+"""Datasets: sources and pinned checksums, fetch, IDX, image folders, the prepared uint8 tensors; scenes/ composes
+scenes from them for every family that reads scenes."""

@@ -8,10 +8,11 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
+from typing import Any
 
+from visionops.core.errors import TransientError, UserError
+from visionops.core.io import atomic_dir
 from visionops.data.sources import IdxSource
-from visionops.errors import TransientError, UserError
-from visionops.io import atomic_dir
 
 
 def _decompress(blob: bytes, origin: str) -> bytes:
@@ -77,3 +78,19 @@ def fetch_idx(source: IdxSource, dest: Path, mirrors: list[Path] | None = None, 
             (tmp / name).write_bytes(data)
             origins[name] = origin
     return origins
+
+
+def fetch_stage(*, out: Path, params: Any, root: Path) -> None:
+    """Write the dataset that params.data names, verified, into `out`."""
+    if params.data.dataset == "imagefolder":
+        from visionops.data.imagefolder import fetch_image_folder
+
+        counts = fetch_image_folder((root / params.data.image_folder).resolve(), out)
+        print(f"fetch: decoded {counts['train']} train and {counts['test']} test images into {out}")
+        return
+    from visionops.data.sources import idx_source
+
+    origins = fetch_idx(idx_source(params.data.dataset), out)
+    for name, origin in origins.items():
+        print(f"fetch: {name} verified (sha256) from {origin}")
+

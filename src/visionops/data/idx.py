@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from visionops.errors import UserError
+from visionops.core.errors import UserError
 
 _UBYTE = 0x08
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from visionops.core.errors import UserError
+from visionops.core.io import atomic_dir
 from visionops.data.idx import encode_idx
-from visionops.errors import UserError
-from visionops.io import atomic_dir
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 SIZE = 28

@@ -6,11 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from visionops.core.errors import UserError
 from visionops.data.idx import parse_idx
-from visionops.errors import UserError
 
 DATASET_FILE = "dataset.pt"
 MANIFEST_FILE = "manifest.json"
@@ -100,6 +101,10 @@ class Prepared:
     mean: float
     std: float
 
+    def splits(self) -> dict[str, tuple["torch.Tensor", "torch.Tensor"]]:  # noqa: F821
+        """{"train" | "val" | "test": (images, labels)}."""
+        return {name: (getattr(self, f"{name}_x"), getattr(self, f"{name}_y")) for name in ("train", "val", "test")}
+
 
 def load_prepared(folder: Path) -> Prepared:
     import torch
@@ -112,3 +117,23 @@ def load_prepared(folder: Path) -> Prepared:
     except Exception as exc:  # torch raises several types for a damaged file
         raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro prepare -f") from None
     return Prepared(**blob)
+
+
+def prepare_stage(*, raw: Path, out: Path, params: Any, root: Path) -> None:
+    """Prepare the raw files in `raw` into `out`: the tensors and their manifest."""
+
+    import torch
+
+    from visionops.core.io import atomic_dir
+    from visionops.data.prepare import DATASET_FILE, MANIFEST_FILE, prepare, read_classes
+    from visionops.data.sources import IDX_SOURCES
+
+    default_classes = IDX_SOURCES[params.data.dataset].classes if params.data.dataset in IDX_SOURCES else ()
+    classes = read_classes(raw, default_classes)
+    tensors, manifest = prepare(raw, classes, params.data.val_fraction, params.data.seed)
+    with atomic_dir(out) as tmp:
+        torch.save(tensors, tmp / DATASET_FILE)
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
+    print(f"prepare: {counts} images of {len(classes)} classes into {out}")
+

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from visionops.errors import UserError
+from visionops.core.errors import UserError
 
 
 @dataclass(frozen=True)

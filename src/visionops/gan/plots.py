@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from visionops.evaluation.plots import pyplot
+from visionops.core.figures import pyplot
 
 
 def grid_image(images: Any, columns: int, pad: int = 2) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visionops.evaluation.plots import pyplot
+from visionops.core.figures import pyplot
 from visionops.robustness.evaluate import RobustnessCurve
 
 
@@ -26,7 +26,7 @@ def curves_figure(curves: dict[str, RobustnessCurve], path: Path) -> None:
     plt.close(fig)
 
 
-def examples_figure(
+def adversarial_examples_figure(
     clean: np.ndarray, adversarial: np.ndarray, labels: np.ndarray, predicted: np.ndarray, classes: list[str], eps: float, path: Path
 ) -> None:
     """One row per image [N, H, W]: clean, perturbation amplified to the full grey range, adversarial."""

@@ -1,0 +1,76 @@
+"""Lightning helpers every family's fit uses: a quiet log, a one-line report per epoch, and checkpoints that resume
+only the unfinished run they belong to (a fingerprint of the params and the data)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+def quiet_lightning() -> None:
+    """Keep the stage's log to what a user reads: hardware banners, tips and known deprecations go."""
+    import logging
+    import warnings
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+
+
+def fingerprint(params: Any, data_digest: str) -> str:
+    """What a checkpoint must match to be resumed: the model's params section and the data."""
+    blob = json.dumps({"classifier": params.model_dump(mode="json"), "data": data_digest}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def resumable_checkpoint(ckpt_dir: Path, expected: str, clean: bool = True) -> Path | None:
+    """`last.ckpt` if an unfinished run with the same fingerprint wrote it, else None (and, if `clean`, stale files go).
+
+    A finished run is never resumed: DVC re-running the stage means something (code, say) changed.
+    """
+    last, stamp = ckpt_dir / "last.ckpt", ckpt_dir / FINGERPRINT_FILE
+    if last.is_file() and stamp.is_file():
+        recorded = json.loads(stamp.read_text())
+        if recorded.get("fingerprint") == expected and not recorded.get("finished"):
+            return last
+    if clean:
+        for stale in ckpt_dir.glob("*.ckpt"):
+            stale.unlink()
+    return None
+
+
+def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, digits: int = 3) -> Any:
+    """A callback printing one line per epoch on stdout, where DVC and Prefect show it (a progress bar would flood
+    their logs): `metrics` maps each label to the logged metric it shows, in order; absent ones are left out.
+
+    `after_validation`: print when validation ends (a classifier's val acc), else when the training epoch ends.
+    """
+    import pytorch_lightning as pl
+
+    class EpochReport(pl.Callback):
+        def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            self.started = time.perf_counter()
+
+        def _report(self, trainer: pl.Trainer) -> None:
+            if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(self, "started"):
+                return
+            m = trainer.callback_metrics
+            parts = ", ".join(f"{label} {float(m[key]):.{digits}f}" for label, key in metrics.items() if key in m)
+            print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {parts} "
+                  f"({time.perf_counter() - self.started:.0f}s)", flush=True)
+
+        def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if after_validation:
+                self._report(trainer)
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if not after_validation:
+                self._report(trainer)
+
+    return EpochReport()

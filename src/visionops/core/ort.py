@@ -1,0 +1,52 @@
+"""onnxruntime sessions tuned for the cores at hand, and the class names a model carries. No torch needed here."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from visionops.core.errors import UserError
+
+CLASSES_KEY = "visionops.classes"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def session(model: str | Path, threads: int = 0, missing_hint: str = "run the export stage first (dvc repro export)"
+            ) -> "onnxruntime.InferenceSession":  # noqa: F821
+    """An ORT session with explicit thread counts and no spinning, which would steal the cores from torch."""
+    import onnxruntime as ort
+
+    path = Path(model)
+    if not path.is_file():
+        raise UserError(f"{path} is missing; {missing_hint}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
+        raise UserError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0]}); run dvc repro export -f") from None
+
+
+def class_names(sess: "onnxruntime.InferenceSession") -> list[str]:  # noqa: F821
+    meta = sess.get_modelmeta().custom_metadata_map
+    return json.loads(meta[CLASSES_KEY]) if CLASSES_KEY in meta else []
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits [N, K]."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

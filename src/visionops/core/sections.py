@@ -1,0 +1,72 @@
+"""The params sections every family shares: augmentation, ONNX export, tracking, schedule and promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from visionops.core.config import Section
+
+
+class AugmentParams(Section):
+    flip: bool = True
+    translate: int = Field(0, ge=0, le=8)
+    erase_prob: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class ExportParams(Section):
+    opset: int = Field(18, ge=13, le=23)
+    parity_batch_sizes: tuple[int, ...] = (1, 37)
+    parity_atol: float = Field(1e-4, gt=0.0)
+    quantize: bool = True
+    calibration_images: int = Field(512, ge=1)
+
+
+class TrackingParams(Section):
+    uri: str = "sqlite:///mlflow.db"
+    artifact_location: str = "mlartifacts"
+    experiment: str = Field("visionops", min_length=1)
+
+
+class ScheduleParams(Section):
+    deployment: str = Field("visionops-retrain", min_length=1)
+    cron: str = "0 3 * * 1"
+    timezone: str = "UTC"
+    stage_retries: dict[str, int] = {}
+    retry_delay_seconds: float = Field(10, ge=0)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 5:
+            raise ValueError("must be a cron expression of five fields, e.g. '0 3 * * 1'")
+        return cron
+
+    @field_validator("stage_retries")
+    @classmethod
+    def _non_negative(cls, retries: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 for n in retries.values()):
+            raise ValueError("retries must be >= 0")
+        return retries
+
+
+class PromotionRule(Section):
+    """How one pipeline model earns the registry's `champion` alias (params.yaml `promotion.<model>`).
+
+    A candidate becomes champion when every floor holds (metric >= floor) and its `score` beats the champion's
+    by at least `margin` in the rule's direction.
+    """
+
+    registered_model: str = Field(min_length=1)
+    score: str = Field(min_length=1)  # the metric compared with the champion's
+    higher_is_better: bool = True
+    margin: float = Field(0.0, ge=0.0)
+    floors: dict[str, float] = {}
+
+    @field_validator("floors")
+    @classmethod
+    def _finite_floors(cls, floors: dict[str, Any]) -> dict[str, Any]:
+        if any(not isinstance(v, int | float) or v != v for v in floors.values()):
+            raise ValueError("every floor must be a number")
+        return floors

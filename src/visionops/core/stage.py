@@ -1,0 +1,122 @@
+"""What every DVC stage entry point shares: its argument parser, and the view of only the params that dvc.yaml lists
+for it (`visionops.params.start_stage` hands it over).
+
+A stage that reads a key its dvc.yaml entry does not list would not be re-run when that key changes; the view turns
+that silent staleness into an error the first time the code path runs. `tracking` and `schedule` are exempt: they
+say where records go and when runs start, not what a stage computes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from visionops.core.config import PARAMS_FILE
+from visionops.core.errors import UserError
+
+EXEMPT_SECTIONS = ("tracking", "schedule")
+
+
+class UndeclaredParams(RuntimeError):
+    """A stage read a params key that its dvc.yaml entry does not list: a bug in dvc.yaml or in the stage."""
+
+
+def stage_parser(description: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", type=Path, default=Path(PARAMS_FILE))
+    return parser
+
+
+def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
+    """The params keys dvc.yaml lists for `stage` (`train@standard` for a foreach stage), interpolated."""
+    import yaml
+
+    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {})
+    name, _, key = stage.partition("@")
+    entry = stages.get(name)
+    if entry is None:
+        raise UserError(f"dvc.yaml has no stage '{name}'")
+    if "foreach" not in entry:
+        return {_param_name(p) for p in entry.get("params", [])}
+    items = entry["foreach"]
+    if isinstance(items, dict):
+        if key not in items:
+            raise UserError(f"dvc.yaml's stage '{name}' has no item '{key}' (it has: {', '.join(items)})")
+        item: Any = items[key]
+    elif key in items:
+        item = key
+    else:
+        raise UserError(f"dvc.yaml's stage '{name}' has no item '{key}' (it has: {', '.join(map(str, items))})")
+
+    def interpolate(text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            ref = match.group(1)
+            if ref == "key":
+                return key
+            if ref == "item":
+                return str(item)
+            return str(item[ref.removeprefix("item.")])
+
+        return re.sub(r"\$\{\s*(key|item(?:\.\w+)?)\s*\}", value, text)
+
+    return {interpolate(_param_name(p)) for p in entry["do"].get("params", [])}
+
+
+def _param_name(entry: Any) -> str:
+    if isinstance(entry, str):
+        return entry
+    raise UserError(f"dvc.yaml params entry {entry!r}: only keys of params.yaml are supported")
+
+
+def _covers(declared: set[str], key: str) -> bool:
+    """`key` itself, or a section above it, is declared."""
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in declared for i in range(1, len(parts) + 1))
+
+
+def _below(declared: set[str], key: str) -> bool:
+    return any(d.startswith(key + ".") for d in declared)
+
+
+class _PartialSection:
+    """A section of which only some keys are declared: reading another one raises."""
+
+    def __init__(self, value: Any, path: str, view: ParamsView) -> None:
+        self._value, self._path, self._view = value, path, view
+
+    def __getattr__(self, name: str) -> Any:
+        return self._view.read(f"{self._path}.{name}", getattr(self._value, name))
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        full = self._value.model_dump(**kwargs)
+        return {k: v for k, v in full.items() if _covers(self._view.declared, f"{self._path}.{k}")}
+
+
+class ParamsView:
+    """The validated params as one stage may read them (see the module docstring)."""
+
+    def __init__(self, params: Any, declared: set[str], stage: str) -> None:
+        self.params, self.declared, self.stage = params, set(declared), stage
+
+    def read(self, key: str, value: Any) -> Any:
+        if key.split(".")[0] in EXEMPT_SECTIONS or _covers(self.declared, key):
+            return value
+        if _below(self.declared, key) and hasattr(value, "model_dump"):
+            return _PartialSection(value, key, self)
+        raise UndeclaredParams(
+            f"stage {self.stage} reads params '{key}', which dvc.yaml does not list for it: add it to the stage's "
+            f"params (it lists: {', '.join(sorted(self.declared)) or 'none'})"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in type(self.params).model_fields:
+            raise AttributeError(name)
+        return self.read(name, getattr(self.params, name))
+
+    def section(self, name: str, kind: type) -> Any:
+        return self.read(name, self.params.section(name, kind))
+
+    def promotion_rule(self, model: str) -> Any:
+        return self.read(f"promotion.{model}", self.params.promotion_rule(model))

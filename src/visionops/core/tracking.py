@@ -1,0 +1,103 @@
+"""MLflow: where runs go, how a stage opens its (child) run, and the tags every run carries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from visionops.core.sections import TrackingParams
+
+PARENT_RUN_ENV = "VISIONOPS_MLFLOW_PARENT_RUN_ID"
+FLOW_RUN_ENV = "VISIONOPS_PREFECT_FLOW_RUN_ID"
+DATA_OUT = "data/prepared"
+
+
+def tracking_uri(params: TrackingParams, root: Path) -> str:
+    """MLFLOW_TRACKING_URI if set (a server, say), else params; a relative sqlite path is from the project root."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or params.uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        uri = prefix + str((root / uri[len(prefix) :]).resolve())
+    return uri
+
+
+def artifact_location(params: TrackingParams, root: Path) -> str:
+    location = params.artifact_location
+    return location if "://" in location else (root / location).resolve().as_uri()
+
+
+def ensure_experiment(params: TrackingParams, root: Path) -> str:
+    """Create the experiment once, with its artifact root from params; return its id.
+
+    Also the first touch of a fresh database, which runs its migrations: do it from one process first.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri(params, root))
+    found = client.get_experiment_by_name(params.experiment)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(params.experiment, artifact_location=artifact_location(params, root))
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True)
+    return f"{commit}-dirty" if commit != "unknown" and dirty.stdout.strip() else commit
+
+
+def data_version(root: Path) -> str:
+    """The md5 that dvc.lock records for the prepared data, or 'unlocked' before the first repro."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return "unlocked"
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    for out in stages.get("prepare", {}).get("outs", []):
+        if out.get("path") == DATA_OUT:
+            return str(out.get("md5", "unlocked"))
+    return "unlocked"
+
+
+def run_tags(root: Path, stage: str) -> dict[str, str]:
+    tags = {"visionops.stage": stage, "git_commit": git_commit(root), "data_version": data_version(root)}
+    if os.environ.get(FLOW_RUN_ENV):
+        tags["prefect_flow_run_id"] = os.environ[FLOW_RUN_ENV]
+    return tags
+
+
+@contextmanager
+def stage_run(stage: str, params: TrackingParams, root: Path) -> Iterator[Any]:
+    """Open the MLflow run of a stage: a child of the pipeline's parent run when the flow set one."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(params, root))
+    experiment_id = ensure_experiment(params, root)
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=stage,
+        parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
+        tags=run_tags(root, stage),
+    ) as run:
+        yield run
+
+
+def log_json_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
+    """Log the numeric leaves of a (nested) metrics dict."""
+    import mlflow
+
+    from visionops.core.config import flatten
+
+    numeric = {
+        f"{prefix}{k}": float(v) for k, v in flatten(metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    mlflow.log_metrics(numeric)

@@ -1,0 +1,39 @@
+"""The data's params sections: the dataset and its split (`data`), and the composed scenes (`scenes`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from visionops.core.config import Section
+
+
+class DataParams(Section):
+    dataset: Literal["fashion_mnist", "mnist", "imagefolder"] = "fashion_mnist"
+    image_folder: str | None = None
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _folder_for_imagefolder(self) -> "DataParams":
+        if self.dataset == "imagefolder" and not self.image_folder:
+            raise ValueError("data.image_folder must name a folder when data.dataset is imagefolder")
+        return self
+
+
+class SceneParams(Section):
+    """The composed-scene dataset: 1..max_objects items on a 2x2 grid of item-sized cells."""
+
+    train: int = Field(20000, ge=10)  # scenes from the training images
+    val: int = Field(1000, ge=10)  # from the validation images
+    test: int = Field(2000, ge=10)  # from the test images
+    heldout: int = Field(1000, ge=10)  # from the test images, each showing a held-out combination
+    heldout_combinations: int = Field(8, ge=1, le=100)  # (class, relation, class) facts never seen in training
+    max_objects: int = Field(3, ge=1, le=3)
+    small_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance an item is drawn small
+    small_scale: float = Field(0.72, ge=0.25, le=0.9)  # a small item's side over a large one's (20 of 28 pixels)
+    captions_per_scene: int = Field(5, ge=1, le=20)
+    size_mention_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a reference caption states an item's size
+    reading_order_prob: float = Field(0.8, ge=0.0, le=1.0)  # chance a reference names the items in reading order
+    seed: int = Field(0, ge=0)

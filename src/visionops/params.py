@@ -1,0 +1,99 @@
+"""The whole of params.yaml: the core sections and each family's own, assembled into one validated model.
+
+A new family adds its sections here (and its variants to VARIANTS); loading, validation, budgets and overrides
+are the generic ones of `visionops.core.config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import model_validator
+
+from visionops.captioning.params import VARIANTS as CAPTIONING_VARIANTS
+from visionops.captioning.params import CaptionerParams, CaptionEvaluationParams
+from visionops.classifier.params import VARIANTS as CLASSIFIER_VARIANTS
+from visionops.classifier.params import ClassifierParams, EvaluationParams
+from visionops.core import config
+from visionops.core.config import PARAMS_FILE, Section
+from visionops.core.errors import UserError
+from visionops.core.runtime import apply_environment_defaults, find_project_root
+from visionops.core.stage import ParamsView, declared_params
+from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
+from visionops.data.params import DataParams, SceneParams
+from visionops.gan.params import VARIANTS as GAN_VARIANTS
+from visionops.gan.params import GANEvaluationParams, GANParams
+from visionops.robustness.params import RobustnessParams
+
+VARIANTS = {**CLASSIFIER_VARIANTS, **GAN_VARIANTS, **CAPTIONING_VARIANTS}
+S = TypeVar("S", bound=Section)
+
+
+class Params(Section):
+    data: DataParams = DataParams()
+    scenes: SceneParams = SceneParams()
+    classifier: ClassifierParams = ClassifierParams()
+    robust_classifier: ClassifierParams = ClassifierParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    robustness: RobustnessParams = RobustnessParams()
+    gan: GANParams = GANParams()
+    conditional_gan: GANParams = GANParams()
+    gan_evaluation: GANEvaluationParams = GANEvaluationParams()
+    captioner: CaptionerParams = CaptionerParams()
+    attention_captioner: CaptionerParams = CaptionerParams()
+    caption_evaluation: CaptionEvaluationParams = CaptionEvaluationParams()
+    export: ExportParams = ExportParams()
+    promotion: dict[str, PromotionRule] = {}
+    tracking: TrackingParams = TrackingParams()
+    schedule: ScheduleParams = ScheduleParams()
+    budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variants_inherit(cls, raw: Any) -> Any:
+        return config.inherit_variants(raw, VARIANTS)
+
+    @model_validator(mode="after")
+    def _budgets_override_known_keys(self) -> Params:
+        unknown = config.unknown_budget_keys(self, self.budgets)
+        if unknown:
+            raise ValueError(f"{unknown[0]} is not a key of params.yaml")
+        return self
+
+    def section(self, name: str, kind: type[S]) -> S:
+        """One section by its params.yaml name, checked to be of `kind` (a --section argument, say)."""
+        value = getattr(self, name, None) if name in type(self).model_fields else None
+        if not isinstance(value, kind):
+            allowed = ", ".join(k for k, f in type(self).model_fields.items() if f.annotation is kind)
+            label = kind.__name__.removesuffix("Params")
+            raise UserError(f"'{name}' is not a {label if label.isupper() else label.lower()} section of params.yaml "
+                            f"(allowed: {allowed})")
+        return value
+
+    def promotion_rule(self, model: str) -> PromotionRule:
+        if model not in self.promotion:
+            raise UserError(f"params.yaml has no promotion rule for model '{model}'; add promotion.{model}")
+        return self.promotion[model]
+
+
+def load(path: str | Path = PARAMS_FILE) -> Params:
+    return config.load(Params, path)
+
+
+def validate(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
+    return config.validate(Params, raw, source)
+
+
+def apply_overrides(path: str | Path, overrides: dict[str, Any]) -> Params:
+    return config.apply_overrides(Params, path, overrides)
+
+
+def start_stage(args: argparse.Namespace, *, stage: str) -> tuple[ParamsView, Path]:
+    """For a stage entry point: validate params.yaml and set the environment defaults; return (the stage's params
+    view, the project root)."""
+    params = load(args.params)
+    root = find_project_root(args.params.resolve().parent)
+    apply_environment_defaults(root)
+    return ParamsView(params, declared_params(root / "dvc.yaml", stage), stage), root

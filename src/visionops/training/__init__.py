@@ -1,1 +1,0 @@
-"""Training loops: the Lightning module and data module, and the fit function the train stage calls."""

@@ -1,0 +1,203 @@
+"""End to end on the tiny budget: the real DVC, Prefect and MLflow, in a throwaway git repo."""
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from visionops import params as project_params
+
+pytestmark = pytest.mark.slow
+
+STAGES = [
+    "fetch", "prepare", "train@standard", "train@robust", "export@standard", "export@robust",
+    "evaluate@standard", "evaluate@robust", "robustness", "register@standard", "register@robust",
+    "gan_train@dcgan", "gan_train@cgan", "gan_export@dcgan", "gan_export@cgan", "gan_evaluate",
+    "gan_register@dcgan", "gan_register@cgan",
+    "scenes", "caption_train@show_tell", "caption_train@attention", "caption_export@show_tell",
+    "caption_export@attention", "caption_evaluate", "caption_register@show_tell", "caption_register@attention",
+]
+
+
+def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_path, image_folder, run_command):
+    images = image_folder(tmp_path / "user-images", per_class=16, classes=3)
+    project_params.apply_overrides(project / "params.yaml", {"data.dataset": "imagefolder", "data.image_folder": str(images)})
+
+    first = run_command([sys.executable, "-m", "dvc", "repro"], project)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in first.stdout
+    for model in ("standard", "robust"):
+        metrics = json.loads((project / "reports" / model / "metrics.json").read_text())
+        assert 0.0 <= metrics["accuracy"] <= 1.0 and set(metrics["per_class"]) == {"class0", "class1", "class2"}
+        assert (project / "data" / "models" / model / "classifier.onnx").stat().st_size > 0
+        for figure in ("confusion.png", "mistakes.png", "explanations.png"):
+            assert (project / "reports" / model / "evaluation" / figure).stat().st_size > 0
+        assert json.loads((project / "reports" / model / "registry.json").read_text())["version"] == "1"
+    robustness = json.loads((project / "reports" / "robustness.json").read_text())
+    assert robustness["images"] == 48  # the tiny budget asks for 64; this test set holds 3 classes x 16
+    for model in ("standard", "robust"):
+        assert all(robustness[model]["sanity"].values())
+        assert robustness[model]["transfer_gap"] <= 0.002
+    for figure in ("robust_accuracy.png", "examples_standard.png", "examples_robust.png", "curve.csv"):
+        assert (project / "reports" / "robustness" / figure).stat().st_size > 0
+    gan = json.loads((project / "reports" / "gan.json").read_text())
+    assert gan["feature_classifier"]["registered"] == "visionops-classifier v1"
+    for model in ("dcgan", "cgan"):
+        assert gan[model]["fd_ratio"] == pytest.approx(gan[model]["fd"] / gan["floor"]["fd"])
+        assert 0 <= gan[model]["precision"] <= 1 and 0 <= gan[model]["recall"] <= 1
+        assert (project / "data" / "models" / model / "generator.onnx").stat().st_size > 0
+        for figure in (f"classes_{model}.png", f"interpolation_{model}.png", f"neighbours_{model}.png"):
+            assert (project / "reports" / "gan" / figure).stat().st_size > 0
+    assert len(gan["cgan"]["fd_per_class"]) == 3 and "conditional_accuracy" not in gan["dcgan"]
+    registrations = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("dcgan", "cgan")]
+    assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
+    assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
+    assert "conditional accuracy" in registrations[1]["reason"] and "< gate" in registrations[1]["reason"]
+    scenes = json.loads((project / "data" / "scenes" / "manifest.json").read_text())
+    assert {k: v["scenes"] for k, v in scenes["splits"].items()} == {"train": 400, "val": 50, "test": 60, "heldout": 40}
+    assert scenes["canvas"] == [1, 56, 56] and scenes["heldout_combinations"]
+    captioning = json.loads((project / "reports" / "captioning.json").read_text())
+    for model in ("show_tell", "attention"):
+        for split in ("test", "heldout"):
+            result = captioning[model][split]
+            assert result["ort_torch_identical"] == 1.0  # greedy captions: onnxruntime and torch agree on every scene
+            for decoding in ("greedy", "beam"):
+                assert 0 <= result[decoding]["truthfulness"] <= 1 and 0 <= result[decoding]["bleu_4"] <= 1
+        assert (project / "reports" / "captioning" / f"examples_{model}.png").stat().st_size > 0
+        assert (project / "data" / "models" / model / "decoder_step.onnx").stat().st_size > 0
+    assert (project / "reports" / "captioning" / "attention_attention.png").stat().st_size > 0
+    captioners = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")]
+    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == ["visionops-captioner"] * 2
+    assert not any(r["promoted"] for r in captioners) and "< gate" in captioners[1]["reason"]  # 4 steps: far from true
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert sorted(lock["stages"]) == sorted(STAGES)
+
+    again = run_command([sys.executable, "-m", "dvc", "repro"], project)
+    assert again.returncode == 0 and "Running stage" not in again.stdout
+    status = run_command([sys.executable, "-m", "dvc", "status"], project)
+    assert "up to date" in status.stdout
+
+    project_params.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
+    changed = run_command([sys.executable, "-m", "dvc", "repro"], project)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    ran = {s for s in STAGES if f"Running stage '{s}'" in changed.stdout}
+    assert ran == {"evaluate@standard", "evaluate@robust"}  # register's inputs (the model, the metrics) did not change
+
+
+def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, prefect_harness, real_mirror):
+    from mlflow import MlflowClient
+
+    from pipelines.pipeline import pipeline
+
+    outcome = pipeline(project_dir=str(project))
+    assert outcome == {s: "ran" for s in STAGES}
+    assert list(outcome) == STAGES  # dvc.yaml's order
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("visionops")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.info.run_name == "pipeline"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.data.tags["prefect_flow_run_id"]
+    assert parent.info.status == "FINISHED"
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert set(children) == set(STAGES) - {"fetch", "prepare", "scenes"}  # data stages open no MLflow run
+    data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
+    assert parent.data.tags["data_version"] == data_md5
+    for child in children.values():
+        assert child.data.tags["prefect_flow_run_id"] == parent.data.tags["prefect_flow_run_id"]
+        assert child.data.tags["data_version"] == data_md5
+        assert len(child.data.tags["git_commit"].split("-")[0]) == 40
+
+    train = children["train@standard"]
+    assert train.data.params["classifier.epochs"] == "1"
+    assert {"val/acc", "train/loss_epoch", "test/acc"} <= set(train.data.metrics)
+    robust_train = children["train@robust"]
+    assert robust_train.data.params["classifier.adversarial.method"] == "fgsm_rs"
+    assert "val/pgd_acc" in robust_train.data.metrics  # (train/eps is logged every 50 steps; tiny runs 20)
+    evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate@standard"].info.run_id, "evaluation")}
+    assert "evaluation/confusion.png" in evaluate_artifacts and "evaluation/explanations.png" in evaluate_artifacts
+    robustness = children["robustness"]
+    assert "robust/pgd_headline" in robustness.data.metrics and "standard/pgd_acc" in robustness.data.metrics
+    assert robustness.data.tags["sanity.robust.large_eps_near_zero"].startswith("pass")
+    robustness_artifacts = {a.path for a in client.list_artifacts(robustness.info.run_id, "robustness")}
+    assert {"robustness/robust_accuracy.png", "robustness/examples_robust.png"} <= robustness_artifacts
+
+    accuracy = json.loads((project / "reports" / "standard" / "metrics.json").read_text())["accuracy"]
+    assert parent.data.metrics["standard/test_accuracy"] == pytest.approx(accuracy)
+    assert "robust/pgd_accuracy" in parent.data.metrics
+    champion = client.get_model_version_by_alias("visionops-classifier", "champion")
+    assert str(champion.version) == "1" and float(champion.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
+    assert str(client.get_model_version_by_alias("visionops-classifier", "challenger").version) == "1"
+    # a one-epoch robust model misses the robustness gate: registered as challenger, never champion
+    robust = json.loads((project / "reports" / "robust" / "registry.json").read_text())
+    assert robust["promoted"] is False and "< gate" in robust["reason"]
+    assert str(client.get_model_version_by_alias("visionops-robust-classifier", "challenger").version) == "1"
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias("visionops-robust-classifier", "champion")
+
+    gan_train = children["gan_train@cgan"]
+    assert {"train/d_loss_step", "train/g_loss_step", "train/d_grad_norm_step"} <= set(gan_train.data.metrics)
+    gan_artifacts = {a.path for a in client.list_artifacts(gan_train.info.run_id)}
+    assert "samples" in gan_artifacts  # the per-epoch grids (MLflow images) and the final one
+    gan_evaluate = children["gan_evaluate"]
+    assert {"dcgan/fd_ratio", "cgan/fd_ratio", "cgan/conditional_accuracy", "floor/fd"} <= set(gan_evaluate.data.metrics)
+    assert gan_evaluate.data.tags["feature_classifier.registered"] == "visionops-classifier v1"
+    assert "cgan/conditional_accuracy" in parent.data.metrics and "dcgan/fd_ratio" in parent.data.metrics
+    assert str(client.get_model_version_by_alias("visionops-generator", "challenger").version) == "2"
+
+    caption_train = children["caption_train@attention"]
+    assert caption_train.data.params["attention_captioner.decoder"] == "attention"
+    assert {"train/loss_step", "val/loss", "val/word_acc"} <= set(caption_train.data.metrics)
+    caption_evaluate = children["caption_evaluate"]
+    compared = {f"{m}/{split}/beam/{k}" for m in ("show_tell", "attention") for split in ("test", "heldout")
+                for k in ("bleu_4", "cider_d", "rouge_l", "truthfulness", "errors/wrong_class")}
+    assert compared <= set(caption_evaluate.data.metrics)  # the two captioners side by side in one run
+    assert caption_evaluate.data.metrics["attention/test/ort_torch_identical"] == 1.0
+    assert "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
+    version = client.get_model_version_by_alias("visionops-captioner", "challenger")
+    assert str(version.version) == "2" and version.tags["model"] == "attention"
+
+    assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
+
+
+def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path, image_folder, run_command):
+    from mlflow import MlflowClient
+
+    images = image_folder(tmp_path / "user-images", per_class=16, classes=3)
+    project_params.apply_overrides(
+        project / "params.yaml",
+        {"data.dataset": "imagefolder", "data.image_folder": str(images), "classifier.accelerator": "cpu",
+         "classifier.devices": 2, "classifier.strategy": "ddp"},
+    )
+    result = run_command([sys.executable, "-m", "dvc", "repro", "train@standard"], project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (project / "data" / "models" / "standard" / "classifier.pt").is_file()
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
+    assert [r.info.run_name for r in runs] == ["train@standard"]  # rank 1 trains but does not open a run of its own
+    assert runs[0].info.status == "FINISHED" and "val/acc" in runs[0].data.metrics
+
+
+def test_a_failing_stage_fails_the_flow_with_its_own_error_line(project, prefect_harness, monkeypatch, tmp_path, idx_arrays):
+    import gzip
+    from mlflow import MlflowClient
+
+    from pipelines.pipeline import run_pipeline
+    from visionops.core.errors import UserError
+    from visionops.data.idx import encode_idx
+
+    mirror = tmp_path / "not-fashion-mnist"
+    mirror.mkdir()
+    for name, array in idx_arrays().items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
+    monkeypatch.setenv("VISIONOPS_FMNIST_DIR", str(mirror))
+    with pytest.raises(UserError, match=r"^stage 'fetch' failed: .*not-fashion-mnist.*SHA-256 of the decompressed bytes"):
+        run_pipeline(project)
+    assert not (project / "data" / "raw").exists()
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
+    assert [(r.info.run_name, r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [("pipeline", "FAILED", "fetch")]
