@@ -28,7 +28,7 @@ def pgd_seconds(network, x: torch.Tensor, y: torch.Tensor, eps: float, steps: in
 
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(0)
-    pgd(network, x, y, eps, steps, 2.5 * eps / steps, loss="ce", generator=generator, stop_when_fooled=stop_when_fooled)
+    pgd(network, x, y, eps, steps=steps, step_size=2.5 * eps / steps, loss="ce", generator=generator, stop_when_fooled=stop_when_fooled)
     return time.perf_counter() - start
 
 

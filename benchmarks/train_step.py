@@ -67,7 +67,7 @@ def main() -> None:
 
     params = config.load().classifier
     data = load_prepared(args.prepared)
-    spec = network_spec(params, len(data.classes), 1, data.mean, data.std)
+    spec = network_spec(params, num_classes=len(data.classes), in_channels=1, mean=data.mean, std=data.std)
     torch.manual_seed(0)
     plain = plain_loop(build_network(spec), data, params.batch_size, args.steps, args.warmup, params.lr)
     torch.manual_seed(0)

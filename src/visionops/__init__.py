@@ -1,3 +1,4 @@
-"""visionops: a computer-vision lab run as a reproducible pipeline (DVC, Prefect, Lightning, MLflow, ONNX)."""
+"""visionops: a computer-vision lab run as a reproducible pipeline (DVC, Prefect, Lightning, MLflow, ONNX).
 
-__version__ = "0.1.0"
+One package per model family (classifier, robustness, gan, captioning), the data they share (data), what every
+family uses (core), and the entry points: cli, and stages (one per DVC stage)."""

@@ -66,8 +66,8 @@ def cmd_attack(args: argparse.Namespace) -> None:
     rp = params.load(root / config.PARAMS_FILE).robustness
     out = args.out or Path(f"{args.image.stem}.adv_{args.model}_eps{args.eps:g}.png")
     result = attack_file(
-        args.image, out, args.eps, root / MODELS_DIR / args.model, rp.pgd_steps if args.steps is None else args.steps,
-        rp.pgd_restarts if args.restarts is None else args.restarts, rp.pgd_step_scale, args.label,
+        args.image, out=out, eps=args.eps, model_dir=root / MODELS_DIR / args.model, steps=rp.pgd_steps if args.steps is None else args.steps,
+        restarts=rp.pgd_restarts if args.restarts is None else args.restarts, step_scale=rp.pgd_step_scale, label=args.label,
     )
     print(f"clean:       {result.clean_label} ({result.clean_prob:.3f})")
     print(f"adversarial: {result.adversarial_label} ({result.adversarial_prob:.3f}), max pixel change {result.max_change:.3f}")
@@ -81,7 +81,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     if args.out.suffix.lower() != ".png":
         raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
-    images, columns, labels = sample_grid(args.model, args.n, args.seed, args.label, args.threads)
+    images, columns, labels = sample_grid(args.model, args.n, seed=args.seed, label=args.label, threads=args.threads)
     atomic_save(args.out, lambda tmp: save_png(grid_image(images, columns), tmp, scale=args.scale))
     what = f"class {args.label}" if args.label else ("classes " + ", ".join(dict.fromkeys(labels)) if labels[0] else "unconditional")
     print(f"wrote {args.out}: {len(images)} samples ({what}), seed {args.seed}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -29,9 +31,9 @@ CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
 def compose(items: np.ndarray, labels: np.ndarray, n: int, seed: int, heldout: bool = False, combos=None):
     rng = np.random.default_rng(seed)
     combos = choose_heldout(10, 8, 0) if combos is None else combos
-    layouts = sample_split(n, labels, 10, combos, heldout, 3, 0.5, 28, 20, rng)
+    layouts = sample_split(n, item_labels=labels, n_classes=10, combos=combos, heldout=heldout, max_objects=3, small_prob=0.5, side=28, small_side=20, rng=rng)
     images, masks, boxes = render(layouts, items, 20)
-    return layouts, images, masks, boxes, describe(layouts, boxes, CLASSES, 5, 0.5, 0.8, rng)
+    return layouts, images, masks, boxes, describe(layouts, boxes, classes=CLASSES, captions_per_scene=5, size_prob=0.5, reading_order_prob=0.8, rng=rng)
 
 
 def item_bank(value: int, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +152,8 @@ def test_beam_width_one_is_greedy(decoder):
     images = np.random.default_rng(0).random((9, 1, 56, 56), dtype=np.float32)
     stepper = TorchStepper(captioner)
     g = greedy(stepper, images, bos=1, eos=2, max_length=8)
-    assert np.array_equal(beam_search(stepper, images, 1, 2, 8, width=1), g)
-    wide = beam_search(stepper, images, 1, 2, 8, width=4)
+    assert np.array_equal(beam_search(stepper, images, bos=1, eos=2, max_length=8, width=1), g)
+    wide = beam_search(stepper, images, bos=1, eos=2, max_length=8, width=4)
     assert (sequence_logprob(captioner, images, wide, 1, 2) >= sequence_logprob(captioner, images, g, 1, 2) - 1e-9).all()
 
 
@@ -172,8 +174,8 @@ class GardenPath:
 
 def test_a_beam_finds_the_likelier_caption_that_greedy_misses():
     images = np.zeros((2, 1, 4, 4), np.float32)
-    assert greedy(GardenPath(), images, 1, 2, 4)[:, :2].tolist() == [[3, 2]] * 2
-    assert beam_search(GardenPath(), images, 1, 2, 4, width=2)[:, :2].tolist() == [[4, 2]] * 2
+    assert greedy(GardenPath(), images, bos=1, eos=2, max_length=4)[:, :2].tolist() == [[3, 2]] * 2
+    assert beam_search(GardenPath(), images, bos=1, eos=2, max_length=4, width=2)[:, :2].tolist() == [[4, 2]] * 2
 
 
 @pytest.fixture(scope="module")
@@ -207,8 +209,8 @@ def test_onnx_pair_decodes_exactly_as_torch(onnx_pair):
     rng = np.random.default_rng(1)
     images = (np.linspace(0, 1, 33)[:, None, None, None] * rng.random((33, 1, 56, 56))).astype(np.float32)
     for width in (1, 3):
-        torch_ids = (greedy if width == 1 else lambda *a: beam_search(*a, width=3))(
-            TorchStepper(captioner), images, vocab.bos, vocab.eos, 10)
+        decode_torch = greedy if width == 1 else partial(beam_search, width=3)
+        torch_ids = decode_torch(TorchStepper(captioner), images, bos=vocab.bos, eos=vocab.eos, max_length=10)
         assert ort.caption(images, width) == [vocab.decode(r) for r in torch_ids]
     assert len(set(ort.caption(images, 1))) > 1  # not one caption for every image
 

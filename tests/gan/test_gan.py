@@ -231,7 +231,7 @@ def test_evaluation_of_a_generator_reports_ratios_against_the_real_floor():
     real_features, _ = features_and_logits(classifier, data.train_x[60:])
     floor = judge_features(reference, real_features, data.train_y[60:], settings)
     generator = build_generator(gan_spec(gan_params(True), 3, 1))
-    metrics, samples, labels, predicted = evaluate_generator(generator, classifier, reference, floor, settings)
+    metrics, samples, labels, predicted = evaluate_generator(generator, classifier, reference, floor, settings=settings)
     assert samples.shape == (60, 1, 28, 28) and labels.tolist() == [k % 3 for k in range(60)]
     assert metrics["fd_ratio"] == pytest.approx(metrics["fd"] / floor["fd"])
     assert metrics["fd_ratio"] > 1  # an untrained generator is further from the test set than real images are

@@ -30,7 +30,7 @@ def tiny_model_and_data():
 
 
 def _curve(model, x, y, **kwargs):
-    return robustness_curve(model, x, y, EPS, 0.1, PGDSettings(steps=10, restarts=1), large_eps=0.5, batch=128, **kwargs)
+    return robustness_curve(model, x, y, eps_list=EPS, headline_eps=0.1, settings=PGDSettings(steps=10, restarts=1), large_eps=0.5, batch=128, **kwargs)
 
 
 def test_an_honest_model_passes_every_check(tiny_model_and_data):

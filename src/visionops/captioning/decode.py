@@ -28,7 +28,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def greedy(stepper: Stepper, images: np.ndarray, bos: int, eos: int, max_length: int) -> np.ndarray:
+def greedy(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_length: int) -> np.ndarray:
     """[B, max_length] token ids (after <bos>); positions after <eos> hold <eos>."""
     state = stepper.start(images)
     tokens = np.full(len(images), bos, np.int64)
@@ -44,7 +44,7 @@ def greedy(stepper: Stepper, images: np.ndarray, bos: int, eos: int, max_length:
     return out
 
 
-def beam_search(stepper: Stepper, images: np.ndarray, bos: int, eos: int, max_length: int, width: int) -> np.ndarray:
+def beam_search(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_length: int, width: int) -> np.ndarray:
     """The highest-scoring (sum of log-probs) of `width` hypotheses per image, as greedy's [B, max_length] ids."""
     b, k = len(images), width
     state = {name: np.repeat(a, k, axis=0) for name, a in stepper.start(images).items()}
@@ -75,16 +75,16 @@ def beam_search(stepper: Stepper, images: np.ndarray, bos: int, eos: int, max_le
     return seqs[np.arange(b), scores.argmax(axis=1)]
 
 
-def decode(stepper: Stepper, images: np.ndarray, bos: int, eos: int, max_length: int, beam_width: int,
+def decode(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_length: int, beam_width: int,
            batch_size: int = 500) -> np.ndarray:
     """Greedy (beam_width 1) or beam decoding in batches."""
     parts = []
     for i in range(0, len(images), batch_size):
         chunk = images[i : i + batch_size]
         if beam_width == 1:
-            parts.append(greedy(stepper, chunk, bos, eos, max_length))
+            parts.append(greedy(stepper, chunk, bos=bos, eos=eos, max_length=max_length))
         else:
-            parts.append(beam_search(stepper, chunk, bos, eos, max_length, beam_width))
+            parts.append(beam_search(stepper, chunk, bos=bos, eos=eos, max_length=max_length, width=beam_width))
     return np.concatenate(parts) if parts else np.zeros((0, max_length), np.int64)
 
 

@@ -33,13 +33,13 @@ def score(captions: list[str], split: SceneSplit, classes: list[str]) -> tuple[d
     return {**overlap_scores(captions, refs), **truth}, errors
 
 
-def evaluate_split(captioner: torch.nn.Module, ort: OrtCaptioner, split: SceneSplit, classes: list[str],
+def evaluate_split(captioner: torch.nn.Module, ort: OrtCaptioner, split: SceneSplit, *, classes: list[str],
                    beam_width: int, batch_size: int) -> SplitResult:
     """Greedy in torch and in onnxruntime (they must agree), and beam search in onnxruntime, scored."""
     images = split.images.astype(np.float32) / 255.0
     vocab, length = ort.vocab, ort.meta["max_length"]
-    torch_ids = decode(TorchStepper(captioner), images, vocab.bos, vocab.eos, length, 1, batch_size)
-    ort_ids = decode(ort, images, vocab.bos, vocab.eos, length, 1, batch_size)
+    torch_ids = decode(TorchStepper(captioner), images, bos=vocab.bos, eos=vocab.eos, max_length=length, beam_width=1, batch_size=batch_size)
+    ort_ids = decode(ort, images, bos=vocab.bos, eos=vocab.eos, max_length=length, beam_width=1, batch_size=batch_size)
     torch_greedy = [vocab.decode(r) for r in torch_ids]
     greedy = [vocab.decode(r) for r in ort_ids]
     beam = greedy if beam_width == 1 else ort.caption(images, beam_width, batch_size)
@@ -55,7 +55,7 @@ def evaluate_split(captioner: torch.nn.Module, ort: OrtCaptioner, split: SceneSp
     return SplitResult(metrics, greedy, beam, errors)
 
 
-def attention_maps(captioner: torch.nn.Module, images: np.ndarray, bos: int, eos: int, max_length: int
+def attention_maps(captioner: torch.nn.Module, images: np.ndarray, *, bos: int, eos: int, max_length: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy token ids [N, T] and the attention weights [N, T, L] behind each word (attention decoder only)."""
     decoder = captioner.decoder
@@ -100,21 +100,21 @@ def evaluate_stage(*, captioners: list[Path], scenes: Path, out_path: Path, metr
                                 f"{list(splits['test'].images.shape[1:])}; run dvc repro caption_train")
             report[name] = {"decoder": spec["decoder"], "encoder": spec["encoder"]}
             for split_name, split in splits.items():
-                result = evaluate_split(captioner, ort, split, classes, spec["beam_width"], settings.batch_size)
+                result = evaluate_split(captioner, ort, split, classes=classes, beam_width=spec["beam_width"], batch_size=settings.batch_size)
                 report[name][split_name] = result.metrics
                 if split_name == "test" and settings.examples:
                     shown = slice(0, settings.examples)
-                    examples_figure(split.images[shown], result.beam[shown], result.errors[shown],
-                                    [d["captions"] for d in split.descriptions[shown]],
-                                    f"{name} on test scenes (beam {spec['beam_width']}, onnxruntime)",
-                                    out / f"examples_{name}.png")
+                    examples_figure(split.images[shown], generated=result.beam[shown], errors=result.errors[shown],
+                                    references=[d["captions"] for d in split.descriptions[shown]],
+                                    title=f"{name} on test scenes (beam {spec['beam_width']}, onnxruntime)",
+                                    path=out / f"examples_{name}.png")
             if spec["decoder"] == "attention" and settings.examples:
                 images = splits["test"].images[: min(settings.examples, 4)]
-                ids, alphas = attention_maps(captioner, images.astype(np.float32) / 255.0, ort.vocab.bos,
-                                             ort.vocab.eos, spec["max_length"])
+                ids, alphas = attention_maps(captioner, images.astype(np.float32) / 255.0, bos=ort.vocab.bos,
+                                             eos=ort.vocab.eos, max_length=spec["max_length"])
                 words = [ort.vocab.decode(row).split() for row in ids]
-                attention_figure(images, words, alphas, f"{name}: where each word looked (greedy, torch)",
-                                 out / f"attention_{name}.png")
+                attention_figure(images, words=words, alphas=alphas, title=f"{name}: where each word looked (greedy, torch)",
+                                 path=out / f"attention_{name}.png")
         atomic_write_json(metrics, report)
         flat = {}
         for name in report:

@@ -43,7 +43,7 @@ class _Step(nn.Module):
         return self.captioner.step(token, h, c, memory)
 
 
-def part_inputs(captioner: nn.Module, spec: dict[str, Any], part: str, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def part_inputs(captioner: nn.Module, spec: dict[str, Any], part: str, *, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """Seeded example inputs of one part at batch n (the step's state comes from the encoder on random images)."""
     gen = torch.Generator().manual_seed(seed)
     images = torch.rand(n, *spec["image_shape"], generator=gen)
@@ -60,7 +60,7 @@ def metadata(spec: dict[str, Any]) -> str:
     return json.dumps({k: spec[k] for k in keys})
 
 
-def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, path: Path, opset: int) -> None:
+def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, *, path: Path, opset: int) -> None:
     """Write one part as one checked ONNX file, the batch axis of every input and output dynamic.
 
     This uses the TorchScript exporter: for these small recurrent parts it takes about 0.3 s where the dynamo
@@ -74,7 +74,7 @@ def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, path: Pat
         (_Encoder(captioner), [IMAGE], [MEMORY, H, C]) if part == "encoder"
         else (_Step(captioner), [TOKEN, H, C, MEMORY], [LOGITS, H + "_next", C + "_next"])
     )
-    example = part_inputs(captioner, spec, part, 2)
+    example = part_inputs(captioner, spec, part, n=2)
     with warnings.catch_warnings():
         # tracing nn.LSTM warns about Python booleans and batch sizes; parity at other batch sizes checks both
         warnings.simplefilter("ignore")
@@ -101,7 +101,7 @@ def export_in_subprocess(model: Path, part: str, out: Path, opset: int) -> None:
         raise UserError(f"exporting {part} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
 
 
-def pair_parity(captioner: nn.Module, spec: dict[str, Any], encoder: Path, step: Path,
+def pair_parity(captioner: nn.Module, spec: dict[str, Any], *, encoder: Path, step: Path,
                 batch_sizes: tuple[int, ...]) -> dict[str, float]:
     """Max |ORT - torch| over every output of both parts at each batch size."""
     from visionops.core.ort import session
@@ -110,11 +110,15 @@ def pair_parity(captioner: nn.Module, spec: dict[str, Any], encoder: Path, step:
     diffs = {}
     for n in batch_sizes:
         for part, sess in sessions.items():
-            inputs = part_inputs(captioner, spec, part, n, seed=n)
+            inputs = part_inputs(captioner, spec, part, n=n, seed=n)
             with torch.no_grad():
                 expected = (_Encoder if part == "encoder" else _Step)(captioner).eval()(*inputs)
-            feeds = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)} if part == "encoder" else \
-                step_feeds(sess, *(t.numpy() for t in inputs))
+            arrays = [t.numpy() for t in inputs]
+            if part == "encoder":
+                feeds = {i.name: array for i, array in zip(sess.get_inputs(), arrays)}
+            else:
+                token, h, c, memory = arrays
+                feeds = step_feeds(sess, token=token, h=h, c=c, memory=memory)
             got = sess.run(None, feeds)
             for name, g, e in zip(("out0", "out1", "out2"), got, expected):
                 if g.shape != tuple(e.shape):
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     from visionops.captioning.model_file import load_captioner
 
     captioner, spec = load_captioner(args.model)
-    export_part(captioner, spec, args.part, args.out, args.opset)
+    export_part(captioner, spec, args.part, path=args.out, opset=args.opset)
 
 
 if __name__ == "__main__":
@@ -157,7 +161,7 @@ def export_stage(*, name: Any, model: Any, encoder_path: Any, step_path: Any, me
         with atomic_path(encoder_path) as encoder, atomic_path(step_path) as step:
             export_in_subprocess(model, "encoder", encoder, params.export.opset)
             export_in_subprocess(model, "decoder_step", step, params.export.opset)
-            diffs = pair_parity(captioner, spec, encoder, step, params.export.parity_batch_sizes)
+            diffs = pair_parity(captioner, spec, encoder=encoder, step=step, batch_sizes=params.export.parity_batch_sizes)
             worst = check_parity(diffs, params.export.parity_atol)
         metrics = {"parity_max_abs": diffs, "encoder_bytes": encoder_path.stat().st_size,
                    "decoder_step_bytes": step_path.stat().st_size}

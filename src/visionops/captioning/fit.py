@@ -25,7 +25,7 @@ class FitResult:
     resumed_from: str | None
 
 
-def captioner_spec(params: CaptionerParams, vocab: list[str], image_shape: tuple[int, ...], mean: float, std: float,
+def captioner_spec(params: CaptionerParams, vocab: list[str], *, image_shape: tuple[int, ...], mean: float, std: float,
                    classifier_spec: dict[str, Any] | None, feature_dim: int, grid: int) -> dict[str, Any]:
     """Everything needed to rebuild the captioner and decode with it, saved beside its weights."""
     return {
@@ -39,7 +39,7 @@ def captioner_spec(params: CaptionerParams, vocab: list[str], image_shape: tuple
 
 
 def build_trunk(params: CaptionerParams, classifier: tuple[nn.Module, dict[str, Any]] | None,
-                image_shape: tuple[int, ...], mean: float, std: float) -> tuple[nn.Module, dict[str, Any] | None]:
+                *, image_shape: tuple[int, ...], mean: float, std: float) -> tuple[nn.Module, dict[str, Any] | None]:
     from visionops.captioning.networks import classifier_trunk, scratch_trunk
 
     if params.encoder == "scratch":
@@ -91,10 +91,10 @@ def fit_captioner(
 
     pl.seed_everything(params.seed, workers=True, verbose=False)
     image_shape = tuple(int(s) for s in train.images.shape[1:])
-    trunk, classifier_spec = build_trunk(params, classifier, image_shape, mean, std)
+    trunk, classifier_spec = build_trunk(params, classifier, image_shape=image_shape, mean=mean, std=std)
     feature_dim, grid = trunk_shape(trunk, image_shape)
     vocab = Vocab.build([c for d in train.descriptions for c in d["captions"]])
-    spec = captioner_spec(params, vocab.words, image_shape, mean, std, classifier_spec, feature_dim, grid)
+    spec = captioner_spec(params, vocab.words, image_shape=image_shape, mean=mean, std=std, classifier_spec=classifier_spec, feature_dim=feature_dim, grid=grid)
     decoder = DECODERS[params.decoder](vocab_size=len(vocab), feature_dim=feature_dim, grid=grid,
                                        embed_dim=params.embed_dim, hidden_dim=params.hidden_dim,
                                        attention_dim=params.attention_dim, dropout=params.dropout)
@@ -110,8 +110,8 @@ def fit_captioner(
         images = torch.from_numpy(split.images).to(device)
         inputs = run_frozen(trunk[:frozen].to(device), images) if frozen else images
         tokens = np.stack([vocab.encode(d["captions"], params.max_length + 1) for d in split.descriptions])
-        return CaptionBatches(inputs, torch.from_numpy(tokens).to(device), vocab.pad, params.batch_size, shuffle,
-                              params.seed)
+        return CaptionBatches(inputs, torch.from_numpy(tokens).to(device), pad=vocab.pad, batch_size=params.batch_size, shuffle=shuffle,
+                              seed=params.seed)
 
     started = time.perf_counter()
     train_batches, val_batches = batches(train, True), batches(val, False)

@@ -23,7 +23,7 @@ class CaptionBatches:
     the batch's token ids after its longest caption.
     """
 
-    def __init__(self, inputs: torch.Tensor, tokens: torch.Tensor, pad: int, batch_size: int, shuffle: bool,
+    def __init__(self, inputs: torch.Tensor, tokens: torch.Tensor, *, pad: int, batch_size: int, shuffle: bool,
                  seed: int) -> None:
         self.inputs, self.tokens, self.pad = inputs, tokens, pad
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed

@@ -39,7 +39,7 @@ def classifier_trunk(classifier: nn.Module) -> nn.Sequential:
 
 
 class ShowTellDecoder(nn.Module):
-    def __init__(self, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
+    def __init__(self, *, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
                  dropout: float, **_: Any) -> None:
         super().__init__()
         # the image vector is a linear map of the whole grid, as a CNN's fully connected layer would be: a mean
@@ -70,7 +70,7 @@ class ShowTellDecoder(nn.Module):
 
 
 class AttentionDecoder(nn.Module):
-    def __init__(self, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
+    def __init__(self, *, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
                  attention_dim: int, dropout: float, **_: Any) -> None:
         super().__init__()
         self.project = nn.Linear(feature_dim, feature_dim)

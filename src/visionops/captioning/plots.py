@@ -10,7 +10,7 @@ import numpy as np
 from visionops.core.figures import pyplot
 
 
-def examples_figure(images: np.ndarray, generated: list[str], errors: list[list[str]], references: list[list[str]],
+def examples_figure(images: np.ndarray, *, generated: list[str], errors: list[list[str]], references: list[list[str]],
                     title: str, path: Path) -> None:
     """One panel per scene: the image, the generated caption (green if fully true, red with its errors if not)
     and two of its references."""
@@ -34,7 +34,7 @@ def examples_figure(images: np.ndarray, generated: list[str], errors: list[list[
     plt.close(fig)
 
 
-def attention_figure(images: np.ndarray, words: list[list[str]], alphas: np.ndarray, title: str, path: Path) -> None:
+def attention_figure(images: np.ndarray, *, words: list[list[str]], alphas: np.ndarray, title: str, path: Path) -> None:
     """One row per scene: the attention over the encoder's grid, upsampled onto the image, for each word."""
     plt = pyplot()
     steps = max(len(w) for w in words) + 1

@@ -36,6 +36,6 @@ def register_stage(*, name: str, folder: Path, metrics: Path, scenes: Path, out:
     with tracking.stage_run(stage, params.tracking, root) as run:
         mlflow.log_metrics({k: measured[k] for k in ("truthfulness", "bleu_4", "heldout_truthfulness")})
         tags["run_id"] = run.info.run_id
-        version = log_captioner(folder / ENCODER_FILE, folder / STEP_FILE, rule.registered_model, example, captions)
+        version = log_captioner(folder / ENCODER_FILE, folder / STEP_FILE, registered_name=rule.registered_model, example=example, captions=captions)
         result = promotion.promote_version(version, rule=rule, metrics=measured, tags=tags)
         promotion.record(stage, result, out)

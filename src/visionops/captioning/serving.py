@@ -20,7 +20,7 @@ class CaptionerModel(PythonModel):
         return self.captioner.caption(np.asarray(model_input, dtype=np.float32))
 
 
-def log_captioner(encoder: Path, step: Path, registered_name: str, example: np.ndarray, captions: list[str]) -> str:
+def log_captioner(encoder: Path, step: Path, *, registered_name: str, example: np.ndarray, captions: list[str]) -> str:
     """Log the pair to the active run as a pyfunc model and register it; return the new version."""
     import mlflow
     import onnxruntime

@@ -22,7 +22,7 @@ def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: An
     from visionops.core.io import atomic_dir, atomic_write_json
     from visionops.core.ort import session, softmax
     from visionops.data.prepare import load_prepared
-    from visionops.evaluation import plots
+    from visionops.classifier import plots
 
     ev = params.evaluation
     data = load_prepared(data_path)
@@ -50,13 +50,13 @@ def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: An
         (out / "predictions.csv").write_text("\n".join(lines) + "\n")
         plots.confusion_figure(confusion(logits, labels, len(classes)), classes, out / "confusion.png")
         wrong = most_confident_mistakes(probs, labels, ev.mistakes)
-        plots.mistakes_figure(pixels[wrong, 0], labels[wrong], probs[wrong], classes, out / "mistakes.png")
+        plots.mistakes_figure(pixels[wrong, 0], labels[wrong], probs[wrong], classes, path=out / "mistakes.png")
         if ev.explain_images:
             network, _ = load_classifier(model)
             firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(classes)) if (labels == c).any()]
             chosen = firsts[: ev.explain_images]
             images = torch.from_numpy(pixels[chosen])
-            maps = explain(network, images, torch.from_numpy(preds[chosen]), ev.occlusion_window, ev.occlusion_stride)
+            maps = explain(network, images, torch.from_numpy(preds[chosen]), window=ev.occlusion_window, stride=ev.occlusion_stride)
             titles = [f"{classes[labels[i]]} → {classes[preds[i]]}" for i in chosen]
             plots.explanations_figure(pixels[chosen, 0], maps, titles, out / "explanations.png")
         tracking.log_json_metrics(metrics, prefix="test/")

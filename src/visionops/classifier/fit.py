@@ -60,7 +60,7 @@ def fit_classifier(
 
     pl.seed_everything(params.seed, workers=True, verbose=False)
     settings = resolve_device_settings(params)
-    spec = network_spec(params, len(data.classes), int(data.train_x.shape[1]), data.mean, data.std)
+    spec = network_spec(params, num_classes=len(data.classes), in_channels=int(data.train_x.shape[1]), mean=data.mean, std=data.std)
     network = build_network(spec)
     if settings["channels_last"]:
         network = network.to(memory_format=torch.channels_last)

@@ -53,8 +53,8 @@ class ClassifierModule(pl.LightningModule):
         assert adv is not None
         step = adv.step_size * eps / adv.eps  # the step scales with the ramped eps
         if adv.method == "fgsm_rs":
-            return fgsm_random_start(self, x, y, eps, step)
-        return pgd(self, x, y, eps, adv.steps, step, restarts=1, stop_when_fooled=False)
+            return fgsm_random_start(self, x, y, eps, step_size=step)
+        return pgd(self, x, y, eps, steps=adv.steps, step_size=step, restarts=1, stop_when_fooled=False)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -89,7 +89,7 @@ class ClassifierModule(pl.LightningModule):
         x, y = x[: adv.check_images], y[: adv.check_images]
         generator = torch.Generator(device=x.device)
         generator.manual_seed(0)
-        x_adv = pgd(self, x, y, adv.eps, adv.check_steps, 2.5 * adv.eps / adv.check_steps, generator=generator)
+        x_adv = pgd(self, x, y, adv.eps, steps=adv.check_steps, step_size=2.5 * adv.eps / adv.check_steps, generator=generator)
         with torch.no_grad():
             return (self(x_adv).argmax(1) == y).float().mean().item()
 

@@ -72,7 +72,7 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     def __init__(
         self,
-        widths: tuple[int, int, int] = (32, 64, 128),
+        *, widths: tuple[int, int, int] = (32, 64, 128),
         blocks: int = 1,
         stem_pool: bool = False,
         num_classes: int = 10,
@@ -119,7 +119,7 @@ def build_network(spec: dict[str, Any]) -> nn.Module:
     raise ValueError(f"unknown network {kind!r}")
 
 
-def network_spec(classifier: Any, num_classes: int, in_channels: int, mean: float, std: float) -> dict[str, Any]:
+def network_spec(classifier: Any, *, num_classes: int, in_channels: int, mean: float, std: float) -> dict[str, Any]:
     return {
         "network": classifier.network,
         "resnet_widths": list(classifier.resnet_widths),

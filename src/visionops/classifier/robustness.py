@@ -44,7 +44,7 @@ def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, met
             name = folder.name
             network, _ = load_classifier(folder / MODEL_FILE)
             network = network.to(device).eval()
-            curve = robustness_curve(network, x, y, list(rp.eps), rp.headline_eps, settings, rp.large_eps, rp.batch_size, rp.seed)
+            curve = robustness_curve(network, x, y, eps_list=list(rp.eps), headline_eps=rp.headline_eps, settings=settings, large_eps=rp.large_eps, batch=rp.batch_size, seed=rp.seed)
             ort_logits = predict_logits(session(folder / ONNX_FILE, params.evaluation.ort_threads), curve.adversarial.cpu().numpy(),
                                         rp.batch_size)
             torch_acc = curve.at(rp.headline_eps)
@@ -93,8 +93,8 @@ def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, met
             for name, curve in curves.items():
                 shown = _examples(curve, y, rp.examples)
                 plots.adversarial_examples_figure(
-                    x[shown, 0].cpu().numpy(), curve.adversarial[shown, 0].cpu().numpy(), y[shown].cpu().numpy(),
-                    curve.predictions[shown].cpu().numpy(), data.classes, rp.headline_eps, out / f"examples_{name}.png",
+                    x[shown, 0].cpu().numpy(), curve.adversarial[shown, 0].cpu().numpy(), labels=y[shown].cpu().numpy(),
+                    predicted=curve.predictions[shown].cpu().numpy(), classes=data.classes, eps=rp.headline_eps, path=out / f"examples_{name}.png",
                 )
             mlflow.log_artifacts(str(out), "robustness")
         atomic_write_json(metrics_path, metrics)

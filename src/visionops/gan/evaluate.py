@@ -57,7 +57,7 @@ def judge_features(
     """FD, KID, precision/recall; with labels (the asked-for classes, or the true ones for real images), FD per class."""
     result: dict[str, float | list[float]] = dict(
         sample_quality(
-            reference.features, features, settings.knn_k, settings.kid_subsets, settings.kid_subset_size, settings.seed,
+            reference.features, features, k=settings.knn_k, kid_subsets=settings.kid_subsets, kid_subset_size=settings.kid_subset_size, seed=settings.seed,
             real_radii=reference.radii,
         )
     )
@@ -67,7 +67,7 @@ def judge_features(
 
 
 def evaluate_generator(
-    generator: nn.Module, classifier: nn.Module, reference: Reference, floor: dict, settings: GANEvaluationParams
+    generator: nn.Module, classifier: nn.Module, reference: Reference, floor: dict, *, settings: GANEvaluationParams
 ) -> tuple[dict, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """(metrics, samples, asked-for labels, predicted classes) for one generator; ratios are against `floor`."""
     samples, labels = draw_samples(generator, settings.samples, settings.seed, settings.batch_size)
@@ -157,7 +157,7 @@ def evaluate_stage(*, generator_folders: list[Path], classifier_path: Path, clas
         mlflow.log_params({f"gan_evaluation.{k}": v for k, v in settings.model_dump().items() if k != "gates"})
         mlflow.set_tags({f"feature_classifier.{k}": v for k, v in report["feature_classifier"].items()})
         for name, generator in generators.items():
-            metrics, samples, labels, predicted = evaluate_generator(generator, classifier, reference, floor, settings)
+            metrics, samples, labels, predicted = evaluate_generator(generator, classifier, reference, floor, settings=settings)
             report[name] = metrics
             # per class: the asked-for class (conditional), else the class the classifier sees
             by_class = labels if labels is not None else predicted

@@ -57,7 +57,7 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return max(0.0, float(metric.compute()))
 
 
-def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int, subset_size: int, seed: int = 0) -> tuple[float, float]:
+def kernel_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int, subset_size: int, seed: int = 0) -> tuple[float, float]:
     """KID (mean, std over subsets): the unbiased polynomial-kernel MMD, torchmetrics' implementation."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -95,7 +95,7 @@ def _coverage(manifold: torch.Tensor, radii: torch.Tensor, queries: torch.Tensor
 
 
 def precision_recall(
-    real: torch.Tensor, fake: torch.Tensor, k: int = 3, chunk: int = 1000, real_radii: torch.Tensor | None = None
+    real: torch.Tensor, fake: torch.Tensor, *, k: int = 3, chunk: int = 1000, real_radii: torch.Tensor | None = None
 ) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
@@ -112,10 +112,10 @@ def precision_recall(
 
 
 def sample_quality(
-    real: torch.Tensor, fake: torch.Tensor, k: int, kid_subsets: int, kid_subset_size: int, seed: int = 0,
+    real: torch.Tensor, fake: torch.Tensor, *, k: int, kid_subsets: int, kid_subset_size: int, seed: int = 0,
     real_radii: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """FD, KID and precision/recall of one feature set against the reference."""
-    kid, kid_std = kernel_distance(real, fake, kid_subsets, kid_subset_size, seed)
-    precision, recall = precision_recall(real, fake, k, real_radii=real_radii)
+    kid, kid_std = kernel_distance(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    precision, recall = precision_recall(real, fake, k=k, real_radii=real_radii)
     return {"fd": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}

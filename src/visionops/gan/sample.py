@@ -30,7 +30,7 @@ def is_conditional(sess: "onnxruntime.InferenceSession") -> bool:  # noqa: F821
     return any(i.name == LABEL_NAME for i in sess.get_inputs())
 
 
-def sample_grid(model: Path, n: int, seed: int, label: str | None, threads: int = 0) -> tuple[np.ndarray, int, list[str]]:
+def sample_grid(model: Path, n: int, *, seed: int, label: str | None, threads: int = 0) -> tuple[np.ndarray, int, list[str]]:
     """n images from the ONNX generator: (images, columns for the grid, the class of each image).
 
     A conditional generator without `label` draws every class in turn, one column per class.

@@ -52,7 +52,7 @@ def random_start(x: torch.Tensor, eps: float, generator: torch.Generator | None 
     return (x + noise).clamp_(0.0, 1.0)
 
 
-def fgsm(model: Model, x: torch.Tensor, labels: torch.Tensor, eps: float, loss: Loss = "ce") -> torch.Tensor:
+def fgsm(model: Model, x: torch.Tensor, labels: torch.Tensor, eps: float, *, loss: Loss = "ce") -> torch.Tensor:
     """Goodfellow et al. (2015): one signed-gradient step of size eps."""
     if eps == 0:
         return x.detach().clone()
@@ -65,7 +65,7 @@ def fgsm_random_start(
     x: torch.Tensor,
     labels: torch.Tensor,
     eps: float,
-    step_size: float,
+    *, step_size: float,
     loss: Loss = "ce",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -82,7 +82,7 @@ def pgd(
     x: torch.Tensor,
     labels: torch.Tensor,
     eps: float,
-    steps: int,
+    *, steps: int,
     step_size: float,
     restarts: int = 1,
     loss: Loss = "ce",

@@ -63,7 +63,7 @@ def _batched_accuracy(model: Model, x: torch.Tensor, y: torch.Tensor, batch: int
 
 
 def worst_case_pgd(
-    model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, settings: PGDSettings, batch: int, seed: int
+    model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, settings: PGDSettings, batch: int, seed: int
 ) -> torch.Tensor:
     """PGD with every loss in `settings`, each attacking only the examples the previous ones left correct."""
     adv = x.clone()
@@ -75,7 +75,7 @@ def worst_case_pgd(
         for i in range(0, len(left), batch):
             idx = left[i : i + batch]
             adv[idx] = pgd(
-                model, x[idx], y[idx], eps, settings.steps, settings.step_size(eps), settings.restarts, loss, generator
+                model, x[idx], y[idx], eps, steps=settings.steps, step_size=settings.step_size(eps), restarts=settings.restarts, loss=loss, generator=generator
             )
     return adv
 
@@ -84,7 +84,7 @@ def robustness_curve(
     model: Model,
     x: torch.Tensor,
     y: torch.Tensor,
-    eps_list: list[float],
+    *, eps_list: list[float],
     headline_eps: float,
     settings: PGDSettings,
     large_eps: float = 0.5,
@@ -98,13 +98,13 @@ def robustness_curve(
     for eps in eps_list:
         fgsm_x = torch.cat([fgsm(model, x[i : i + batch], y[i : i + batch], eps) for i in range(0, len(y), batch)])
         fgsm_acc.append(_batched_accuracy(model, fgsm_x, y, batch)[0])
-        pgd_x = worst_case_pgd(model, x, y, eps, settings, batch, seed)
+        pgd_x = worst_case_pgd(model, x, y, eps, settings=settings, batch=batch, seed=seed)
         accuracy, preds = _batched_accuracy(model, pgd_x, y, batch)
         pgd_acc.append(accuracy)
         if eps == headline_eps:
             headline, headline_preds = pgd_x, preds
-    weaker = _batched_accuracy(model, worst_case_pgd(model, x, y, headline_eps, settings.weaker(), batch, seed + 1), y, batch)[0]
-    large = _batched_accuracy(model, worst_case_pgd(model, x, y, large_eps, settings, batch, seed + 2), y, batch)[0]
+    weaker = _batched_accuracy(model, worst_case_pgd(model, x, y, headline_eps, settings=settings.weaker(), batch=batch, seed=seed + 1), y, batch)[0]
+    large = _batched_accuracy(model, worst_case_pgd(model, x, y, large_eps, settings=settings, batch=batch, seed=seed + 2), y, batch)[0]
     return RobustnessCurve(
         clean=clean,
         eps=list(eps_list),

@@ -27,7 +27,7 @@ def curves_figure(curves: dict[str, RobustnessCurve], path: Path) -> None:
 
 
 def adversarial_examples_figure(
-    clean: np.ndarray, adversarial: np.ndarray, labels: np.ndarray, predicted: np.ndarray, classes: list[str], eps: float, path: Path
+    clean: np.ndarray, adversarial: np.ndarray, *, labels: np.ndarray, predicted: np.ndarray, classes: list[str], eps: float, path: Path
 ) -> None:
     """One row per image [N, H, W]: clean, perturbation amplified to the full grey range, adversarial."""
     plt = pyplot()

@@ -45,13 +45,13 @@ def scenes_stage(*, data_path: Any, out: Any, params: Any, root: Path) -> None:
             rng = np.random.default_rng([p.seed, index])
             images, labels = x.numpy(), y.numpy().astype(np.int64)
             try:
-                layouts = sample_split(getattr(p, name), labels, n_classes, combos, name == "heldout", p.max_objects,
-                                       p.small_prob, side, small_side, rng)
+                layouts = sample_split(getattr(p, name), item_labels=labels, n_classes=n_classes, combos=combos, heldout=name == "heldout", max_objects=p.max_objects,
+                                       small_prob=p.small_prob, side=side, small_side=small_side, rng=rng)
             except ValueError as exc:
                 raise UserError(f"{name} scenes: {exc}; lower scenes.max_objects or use more images") from None
             pixels, masks, boxes = render(layouts, images, small_side)
-            descriptions = describe(layouts, boxes, data.classes, p.captions_per_scene, p.size_mention_prob,
-                                    p.reading_order_prob, rng)
+            descriptions = describe(layouts, boxes, classes=data.classes, captions_per_scene=p.captions_per_scene, size_prob=p.size_mention_prob,
+                                    reading_order_prob=p.reading_order_prob, rng=rng)
             files = write_split(tmp, name, SceneSplit(pixels, masks, boxes, layouts.labels.astype(np.int8), descriptions))
             manifest["splits"][name] = {
                 "scenes": len(layouts),

@@ -15,6 +15,7 @@ import numpy as np
 
 from visionops.data.scenes.grammar import SIZES, SceneObject, realise, relations_between
 
+SCENE_MANIFEST_FILE = "manifest.json"  # beside the split files: counts, classes, held-out combinations, SHA-256
 CELLS = 4  # the 2x2 grid
 MASK_THRESHOLD = 13  # an item pixel at or above this (5% of 255) belongs to the item's mask
 
@@ -74,7 +75,7 @@ def area_matrix(n_out: int, n_in: int) -> np.ndarray:
 
 
 def sample_layouts(
-    n: int, item_labels: np.ndarray, n_classes: int, max_objects: int, small_prob: float, side: int,
+    n: int, *, item_labels: np.ndarray, n_classes: int, max_objects: int, small_prob: float, side: int,
     small_side: int, rng: np.random.Generator,
 ) -> Layouts:
     per_class = np.bincount(item_labels, minlength=n_classes)
@@ -116,14 +117,14 @@ def has_combination(layouts: Layouts, combos: list[Combination], n_classes: int)
 
 
 def sample_split(
-    n: int, item_labels: np.ndarray, n_classes: int, combos: list[Combination], heldout: bool, max_objects: int,
+    n: int, *, item_labels: np.ndarray, n_classes: int, combos: list[Combination], heldout: bool, max_objects: int,
     small_prob: float, side: int, small_side: int, rng: np.random.Generator,
 ) -> Layouts:
     """N layouts that avoid every held-out combination, or (heldout=True) that each show at least one."""
     parts, have = [], 0
     while have < n:
-        batch = sample_layouts(max(4 * (n - have), 256), item_labels, n_classes, max_objects, small_prob, side,
-                               small_side, rng)
+        batch = sample_layouts(max(4 * (n - have), 256), item_labels=item_labels, n_classes=n_classes, max_objects=max_objects, small_prob=small_prob, side=side,
+                               small_side=small_side, rng=rng)
         hit = has_combination(batch, combos, n_classes)
         keep = batch.take(hit if heldout else ~hit)
         parts.append(keep)
@@ -173,7 +174,7 @@ def render(layouts: Layouts, items: np.ndarray, small_side: int) -> tuple[np.nda
     return images.transpose(0, 3, 1, 2).copy(), masks, boxes
 
 
-def describe(layouts: Layouts, boxes: np.ndarray, classes: list[str], captions_per_scene: int, size_prob: float,
+def describe(layouts: Layouts, boxes: np.ndarray, *, classes: list[str], captions_per_scene: int, size_prob: float,
              reading_order_prob: float, rng: np.random.Generator) -> list[dict]:
     """The structured description and the reference captions of each scene."""
     out = []
@@ -190,7 +191,7 @@ def describe(layouts: Layouts, boxes: np.ndarray, classes: list[str], captions_p
                 for i, o in enumerate(objects)
             ],
             "relations": relations,
-            "captions": [realise(objects, classes, rng, size_prob, reading_order_prob) for _ in range(captions_per_scene)],
+            "captions": [realise(objects, classes, rng=rng, size_prob=size_prob, reading_order_prob=reading_order_prob) for _ in range(captions_per_scene)],
         })
     return out
 

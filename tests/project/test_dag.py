@@ -4,7 +4,8 @@ The command's module is followed through its imports (module level and inside fu
 analysis), so a file the stage runs but does not list (DVC would not re-run the stage when it changes), and a file it
 lists but never runs (DVC would re-run it for nothing), both fail, naming the stage and the file.
 
-`python tests/test_dag.py` prints what each stage's src deps should be.
+`python tests/project/test_dag.py` prints what each stage's src deps should be; with `--write` it puts them into
+dvc.yaml (the other deps, comments and order kept).
 """
 
 from __future__ import annotations
@@ -104,9 +105,32 @@ def test_the_analysis_follows_imports_inside_functions():
     assert "src/visionops/gan/networks.py" not in files
 
 
+def write_deps() -> None:
+    """Replace each stage's src deps in dvc.yaml with the files it runs (its own entry point first)."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    doc = rt.load((REPO / "dvc.yaml").read_text())
+    for stage, (module, _) in stage_commands().items():
+        deps = doc["stages"][stage].get("do", doc["stages"][stage])["deps"]
+        kept = [d for d in deps if not str(d).startswith(("src/", "pipelines/"))]
+        entry = str(module_file(module).relative_to(REPO))
+        runs = sorted(str(f.relative_to(REPO)) for f in imported_files(module) if str(f.relative_to(REPO)) != entry)
+        deps.clear()
+        deps.extend([*kept, entry, *runs])
+    with open(REPO / "dvc.yaml", "w") as out:
+        rt.dump(doc, out)
+
+
 if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write_deps()
     for stage, (module, _) in stage_commands().items():
         print(f"{stage}:")
         for path in sorted(str(f.relative_to(REPO)) for f in imported_files(module)):
             print(f"  - {path}")
-    sys.exit(1 if dag_problems() else 0)
+    problems = dag_problems()
+    print("\n".join(problems) or "dvc.yaml lists exactly what each stage runs")
+    sys.exit(1 if problems else 0)
