@@ -28,7 +28,17 @@ def pgd_seconds(network, x: torch.Tensor, y: torch.Tensor, eps: float, steps: in
 
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(0)
-    pgd(network, x, y, eps, steps=steps, step_size=2.5 * eps / steps, loss="ce", generator=generator, stop_when_fooled=stop_when_fooled)
+    pgd(
+        network,
+        x,
+        y,
+        eps,
+        steps=steps,
+        step_size=2.5 * eps / steps,
+        loss="ce",
+        generator=generator,
+        stop_when_fooled=stop_when_fooled,
+    )
     return time.perf_counter() - start
 
 
@@ -60,7 +70,10 @@ def main() -> None:
     budget = args.steps * one
     print(f"forward+backward on {args.images} images: {one * 1e3:.1f} ms")
     # every image attacked for all k steps: the bookkeeping overhead of the attack itself
-    print(f"ratio PGD-{args.steps} / ({args.steps} x forward+backward): {statistics.median(every_step) / budget:.3f} (target <= 1.3)")
+    print(
+        f"ratio PGD-{args.steps} / ({args.steps} x forward+backward): "
+        f"{statistics.median(every_step) / budget:.3f} (target <= 1.3)"
+    )
     # as the robustness stage runs it: an image leaves the batch once fooled
     print(f"same, fooled images leaving the batch (the stage's setting): {statistics.median(early_stop) / budget:.3f}")
 

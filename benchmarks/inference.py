@@ -45,15 +45,24 @@ def main() -> None:
             return network(x)
 
     rows = {}
-    for name, x_np, x_t, repeats in (("batch 1", one, one_t, args.repeats), ("batch 256", many, many_t, args.repeats // 10)):
+    for name, x_np, x_t, repeats in (
+        ("batch 1", one, one_t, args.repeats),
+        ("batch 256", many, many_t, args.repeats // 10),
+    ):
         rows[name] = (
             median_seconds(lambda x=x_t: torch_call(x), repeats),
             median_seconds(lambda x=x_np: predict_logits(sess, x, batch_size=len(x)), repeats),
         )
     t1, o1 = rows["batch 1"]
     t256, o256 = rows["batch 256"]
-    print(f"batch-1 latency:     torch {t1 * 1e3:.3f} ms, onnxruntime {o1 * 1e3:.3f} ms, ratio ORT/torch {o1 / t1:.2f} (target <= 1)")
-    print(f"batch-256 throughput: torch {256 / t256:,.0f} img/s, onnxruntime {256 / o256:,.0f} img/s, ratio ORT/torch {t256 / o256:.2f}")
+    print(
+        f"batch-1 latency:     torch {t1 * 1e3:.3f} ms, onnxruntime {o1 * 1e3:.3f} ms, "
+        f"ratio ORT/torch {o1 / t1:.2f} (target <= 1)"
+    )
+    print(
+        f"batch-256 throughput: torch {256 / t256:,.0f} img/s, onnxruntime {256 / o256:,.0f} img/s, "
+        f"ratio ORT/torch {t256 / o256:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def main() -> None:
         (Path(tmp) / "FashionMNIST").mkdir()
         (Path(tmp) / "FashionMNIST" / "raw").symlink_to(args.raw.resolve())
         dataset = datasets.FashionMNIST(
-            tmp, train=True, download=False,
+            tmp,
+            train=True,
+            download=False,
             transform=transforms.Compose([transforms.RandomHorizontalFlip(), transforms.ToTensor()]),
         )
         baseline = images_per_second(DataLoader(dataset, batch_size=args.batch_size, shuffle=True), args.images)

@@ -47,10 +47,19 @@ def lightning_loop(network, data, params, steps: int, warmup: int) -> float:
     module = ClassifierModule(network, len(data.classes), params.lr, params.weight_decay)
     no_augment = params.augment.model_copy(update={"flip": False, "translate": 0, "erase_prob": 0.0})
     trainer = pl.Trainer(
-        max_steps=steps + warmup, limit_val_batches=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[clock], accelerator="cpu", devices=1,
+        max_steps=steps + warmup,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+        accelerator="cpu",
+        devices=1,
     )
-    trainer.fit(module, datamodule=DeviceDataModule(data.splits(), batch_size=params.batch_size, augment=no_augment, seed=0))
+    trainer.fit(
+        module, datamodule=DeviceDataModule(data.splits(), batch_size=params.batch_size, augment=no_augment, seed=0)
+    )
     return steps * params.batch_size / clock.seconds
 
 

@@ -19,9 +19,9 @@ from prefect.states import Failed, State
 
 from visionops import params as project_params
 from visionops.core import config, tracking
-from visionops.headlines import headline_metrics
 from visionops.core.errors import TRANSIENT_EXIT, UserError
 from visionops.core.runtime import apply_environment_defaults
+from visionops.headlines import headline_metrics
 
 
 def stage_order(root: Path) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from visionops.data.idx import encode_idx
-from visionops.data.sources import IdxSource
+from visionops.data.sources import FASHION_MNIST, IdxSource
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_MIRROR = Path(os.environ.get("VISIONOPS_FMNIST_DIR", "/usr/share/datasets/fashion-mnist"))
@@ -79,8 +79,16 @@ def write_untrained_models(project: Path, names: tuple[str, ...] = ("standard", 
     from visionops.classifier.networks import build_network
     from visionops.core.model_file import save_model
 
-    spec = {"network": "lenet5", "num_classes": 10, "in_channels": 1, "mean": 0.2, "std": 0.3,
-            "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}
+    spec = {
+        "network": "lenet5",
+        "num_classes": 10,
+        "in_channels": 1,
+        "mean": 0.2,
+        "std": 0.3,
+        "resnet_widths": [8, 8, 8],
+        "resnet_blocks": 1,
+        "resnet_stem_pool": True,
+    }
     folders = []
     for i, name in enumerate(names):
         folder = project / "data" / "models" / name
@@ -90,7 +98,9 @@ def write_untrained_models(project: Path, names: tuple[str, ...] = ("standard", 
         torch.manual_seed(i)
         net = build_network(spec).eval()
         save_model(folder / "classifier.pt", spec, net.state_dict())
-        export_onnx(net, folder / "classifier.onnx", image_shape=(1, 28, 28), classes=[f"c{k}" for k in range(10)], opset=18)
+        export_onnx(
+            net, folder / "classifier.onnx", image_shape=(1, 28, 28), classes=[f"c{k}" for k in range(10)], opset=18
+        )
         folders.append(folder)
     return folders
 
@@ -178,3 +188,56 @@ def real_mirror() -> Path:
     if not (REAL_MIRROR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("needs the dataset-fashion-mnist mirror")
     return REAL_MIRROR
+
+
+def compose_scenes_of(items: np.ndarray, labels: np.ndarray, n: int, seed: int, heldout: bool = False, combos=None):
+    from visionops.data.scenes.compose import choose_heldout, describe, render, sample_split
+
+    rng = np.random.default_rng(seed)
+    combos = choose_heldout(10, 8, 0) if combos is None else combos
+    layouts = sample_split(
+        n,
+        item_labels=labels,
+        n_classes=10,
+        combos=combos,
+        heldout=heldout,
+        max_objects=3,
+        small_prob=0.5,
+        side=28,
+        small_side=20,
+        rng=rng,
+    )
+    images, masks, boxes = render(layouts, items, 20)
+    return (
+        layouts,
+        images,
+        masks,
+        boxes,
+        describe(
+            layouts,
+            boxes,
+            classes=list(FASHION_MNIST.classes),
+            captions_per_scene=5,
+            size_prob=0.5,
+            reading_order_prob=0.8,
+            rng=rng,
+        ),
+    )
+
+
+def item_bank_of(value: int, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """n items of constant brightness `value` (so a scene shows which bank its items came from)."""
+    return np.full((n, 1, 28, 28), value, np.uint8), np.arange(n) % 10
+
+
+@pytest.fixture(scope="session")
+def compose_scenes():
+    """compose_scenes(items, labels, n, seed, heldout=False, combos=None) -> (layouts, images, masks, boxes,
+    descriptions): scenes as the scenes stage composes them, of Fashion-MNIST's class names."""
+    return compose_scenes_of
+
+
+@pytest.fixture(scope="session")
+def item_bank():
+    """item_bank(value, n=50) -> (items, labels): n items of one constant brightness."""
+    return item_bank_of

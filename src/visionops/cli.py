@@ -58,19 +58,28 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_attack(args: argparse.Namespace) -> None:
-    from visionops.classifier.attack import MODELS_DIR, attack_file
     from visionops import params
+    from visionops.classifier.attack import MODELS_DIR, attack_file
     from visionops.core import config
 
     root = _project(args)
     rp = params.load(root / config.PARAMS_FILE).robustness
     out = args.out or Path(f"{args.image.stem}.adv_{args.model}_eps{args.eps:g}.png")
     result = attack_file(
-        args.image, out=out, eps=args.eps, model_dir=root / MODELS_DIR / args.model, steps=rp.pgd_steps if args.steps is None else args.steps,
-        restarts=rp.pgd_restarts if args.restarts is None else args.restarts, step_scale=rp.pgd_step_scale, label=args.label,
+        args.image,
+        out=out,
+        eps=args.eps,
+        model_dir=root / MODELS_DIR / args.model,
+        steps=rp.pgd_steps if args.steps is None else args.steps,
+        restarts=rp.pgd_restarts if args.restarts is None else args.restarts,
+        step_scale=rp.pgd_step_scale,
+        label=args.label,
     )
     print(f"clean:       {result.clean_label} ({result.clean_prob:.3f})")
-    print(f"adversarial: {result.adversarial_label} ({result.adversarial_prob:.3f}), max pixel change {result.max_change:.3f}")
+    print(
+        f"adversarial: {result.adversarial_label} ({result.adversarial_prob:.3f}), "
+        f"max pixel change {result.max_change:.3f}"
+    )
     print(f"wrote {out}")
 
 
@@ -83,7 +92,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
     images, columns, labels = sample_grid(args.model, args.n, seed=args.seed, label=args.label, threads=args.threads)
     atomic_save(args.out, lambda tmp: save_png(grid_image(images, columns), tmp, scale=args.scale))
-    what = f"class {args.label}" if args.label else ("classes " + ", ".join(dict.fromkeys(labels)) if labels[0] else "unconditional")
+    what = (
+        f"class {args.label}"
+        if args.label
+        else ("classes " + ", ".join(dict.fromkeys(labels)) if labels[0] else "unconditional")
+    )
     print(f"wrote {args.out}: {len(images)} samples ({what}), seed {args.seed}")
 
 
@@ -104,12 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the pipeline (Prefect flow over the DVC stages)")
-    run.add_argument("--budget", choices=("tiny", "cpu", "gpu"), help="write that budget's overrides into params.yaml first")
-    run.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param in params.yaml")
+    run.add_argument(
+        "--budget", choices=("tiny", "cpu", "gpu"), help="write that budget's overrides into params.yaml first"
+    )
+    run.add_argument(
+        "-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param in params.yaml"
+    )
     run.add_argument("--project", type=Path, default=None, help="project folder (default: the one around the cwd)")
     run.set_defaults(func=cmd_run)
 
-    serve = sub.add_parser("serve", help="serve the pipeline on the cron schedule in params.yaml (needs a Prefect server)")
+    serve = sub.add_parser(
+        "serve", help="serve the pipeline on the cron schedule in params.yaml (needs a Prefect server)"
+    )
     serve.add_argument("--project", type=Path, default=None)
     serve.set_defaults(func=cmd_serve)
 
@@ -119,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     predict.set_defaults(func=cmd_predict)
 
-    attack = sub.add_parser("attack", help="craft a PGD adversarial image (L-infinity eps) and classify both with onnxruntime")
+    attack = sub.add_parser(
+        "attack", help="craft a PGD adversarial image (L-infinity eps) and classify both with onnxruntime"
+    )
     attack.add_argument("image", type=Path)
     attack.add_argument("--eps", type=float, default=0.1, help="L-infinity budget, pixels in [0, 1] (default 0.1)")
     attack.add_argument("--model", choices=("standard", "robust"), default="standard")
@@ -136,14 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", help="the class to draw (conditional generator; default: every class in turn)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--model", type=Path, default=DEFAULT_GENERATOR)
-    sample.add_argument("--scale", type=int, default=3, choices=range(1, 9), metavar="1-8", help="pixel zoom (default 3)")
+    sample.add_argument(
+        "--scale", type=int, default=3, choices=range(1, 9), metavar="1-8", help="pixel zoom (default 3)"
+    )
     sample.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     sample.set_defaults(func=cmd_sample)
 
     caption = sub.add_parser("caption", help="describe scene images with the ONNX captioner (onnxruntime only)")
     caption.add_argument("images", nargs="+", type=Path)
-    caption.add_argument("--model", type=Path, default=DEFAULT_CAPTIONER,
-                         help="folder with encoder.onnx and decoder_step.onnx (default: data/models/attention)")
+    caption.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_CAPTIONER,
+        help="folder with encoder.onnx and decoder_step.onnx (default: data/models/attention)",
+    )
     caption.add_argument("--beam", type=int, help="beam width (default: the model's; 1 is greedy)")
     caption.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     caption.set_defaults(func=cmd_caption)

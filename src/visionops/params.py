@@ -20,8 +20,8 @@ from visionops.core import config
 from visionops.core.config import PARAMS_FILE, Section
 from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root
-from visionops.core.stage import ParamsView, declared_params
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
+from visionops.core.stage import ParamsView, declared_params
 from visionops.data.params import DataParams, SceneParams
 from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
@@ -68,8 +68,10 @@ class Params(Section):
         if not isinstance(value, kind):
             allowed = ", ".join(k for k, f in type(self).model_fields.items() if f.annotation is kind)
             label = kind.__name__.removesuffix("Params")
-            raise UserError(f"'{name}' is not a {label if label.isupper() else label.lower()} section of params.yaml "
-                            f"(allowed: {allowed})")
+            raise UserError(
+                f"'{name}' is not a {label if label.isupper() else label.lower()} section of params.yaml "
+                f"(allowed: {allowed})"
+            )
         return value
 
     def promotion_rule(self, model: str) -> PromotionRule:

@@ -9,7 +9,11 @@ from PIL import Image
 
 def _attack(project, *args):
     return subprocess.run(
-        [sys.executable, "-m", "visionops.cli", "attack", *args], cwd=project, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "visionops.cli", "attack", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

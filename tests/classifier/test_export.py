@@ -13,8 +13,16 @@ CLASSES = [f"c{i}" for i in range(10)]
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     torch.manual_seed(0)
-    spec = {"network": "resnet", "resnet_widths": [8, 16, 32], "resnet_blocks": 1, "resnet_stem_pool": True,
-            "num_classes": 10, "in_channels": 1, "mean": 0.3, "std": 0.35}
+    spec = {
+        "network": "resnet",
+        "resnet_widths": [8, 16, 32],
+        "resnet_blocks": 1,
+        "resnet_stem_pool": True,
+        "num_classes": 10,
+        "in_channels": 1,
+        "mean": 0.3,
+        "std": 0.35,
+    }
     net = build_network(spec).eval()
     with torch.no_grad():  # non-trivial batch-norm statistics, so parity checks more than zeros
         for m in net.modules():
@@ -43,8 +51,18 @@ def test_onnx_batch_axis_is_dynamic_and_carries_class_names(exported):
 
 def test_parity_catches_a_wrong_export(exported, tmp_path):
     net, path = exported
-    other = build_network({"network": "resnet", "resnet_widths": [8, 16, 32], "resnet_blocks": 1,
-                           "resnet_stem_pool": True, "num_classes": 10, "in_channels": 1, "mean": 0.0, "std": 1.0})
+    other = build_network(
+        {
+            "network": "resnet",
+            "resnet_widths": [8, 16, 32],
+            "resnet_blocks": 1,
+            "resnet_stem_pool": True,
+            "num_classes": 10,
+            "in_channels": 1,
+            "mean": 0.0,
+            "std": 1.0,
+        }
+    )
     assert max(parity(other.eval(), path, image_shape=(1, 28, 28), batch_sizes=(4,)).values()) > 1e-3
 
 

@@ -5,8 +5,17 @@ from visionops.classifier.networks import build_network
 
 
 def _spec(network, **extra):
-    return {"network": network, "resnet_widths": [8, 16, 32], "resnet_blocks": 1, "resnet_stem_pool": True,
-            "num_classes": 10, "in_channels": 1, "mean": 0.3, "std": 0.35, **extra}
+    return {
+        "network": network,
+        "resnet_widths": [8, 16, 32],
+        "resnet_blocks": 1,
+        "resnet_stem_pool": True,
+        "num_classes": 10,
+        "in_channels": 1,
+        "mean": 0.3,
+        "std": 0.35,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("stem_pool", [True, False])

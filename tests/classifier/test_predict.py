@@ -31,8 +31,18 @@ def test_unreadable_image_is_named(tmp_path, image_folder):
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    net = build_network({"network": "lenet5", "num_classes": 10, "in_channels": 1, "mean": 0.3, "std": 0.35,
-                         "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}).eval()
+    net = build_network(
+        {
+            "network": "lenet5",
+            "num_classes": 10,
+            "in_channels": 1,
+            "mean": 0.3,
+            "std": 0.35,
+            "resnet_widths": [8, 8, 8],
+            "resnet_blocks": 1,
+            "resnet_stem_pool": True,
+        }
+    ).eval()
     path = tmp_path_factory.mktemp("m") / "model.onnx"
     export_onnx(net, path, image_shape=(1, 28, 28), classes=[f"k{i}" for i in range(10)], opset=18)
     return path

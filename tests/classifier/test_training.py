@@ -22,7 +22,9 @@ def data(idx_arrays):
 
 
 def _params(**overrides):
-    base = dict(network="resnet", resnet_widths=(8, 16, 16), epochs=3, batch_size=50, lr=0.01, accelerator="cpu", devices=1)
+    base = dict(
+        network="resnet", resnet_widths=(8, 16, 16), epochs=3, batch_size=50, lr=0.01, accelerator="cpu", devices=1
+    )
     return ClassifierParams(**{**base, **overrides})
 
 
@@ -54,7 +56,9 @@ def test_only_an_unfinished_run_with_the_same_params_is_resumed(data, tmp_path):
         fit_classifier(_params(), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest", callbacks=[_Interrupt()])
     other = fit_classifier(_params(lr=0.02), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest")
     assert other.resumed_from is None and other.metrics["epochs"] == 3
-    again = fit_classifier(_params(lr=0.02), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest")  # the last run finished
+    again = fit_classifier(
+        _params(lr=0.02), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest"
+    )  # the last run finished
     assert again.resumed_from is None
 
 
@@ -96,9 +100,18 @@ def _validate(module, data, inference_mode):
     from visionops.core.sections import AugmentParams
 
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False, inference_mode=inference_mode
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        inference_mode=inference_mode,
     )
-    return trainer.validate(module, datamodule=DeviceDataModule(data.splits(), batch_size=50, augment=AugmentParams(), seed=0), verbose=False)[0]
+    return trainer.validate(
+        module,
+        datamodule=DeviceDataModule(data.splits(), batch_size=50, augment=AugmentParams(), seed=0),
+        verbose=False,
+    )[0]
 
 
 def test_attacks_get_input_gradients_inside_lightning_validation(data):
@@ -116,8 +129,12 @@ def test_attacks_get_input_gradients_inside_lightning_validation(data):
 def test_adversarial_training_keeps_the_epoch_with_the_best_pgd_accuracy(data, tmp_path, capsys, method, step_size):
     from visionops.classifier.params import AdversarialParams
 
-    adversarial = AdversarialParams(method=method, eps=0.1, step_size=step_size, steps=3, check_images=50, check_steps=3)
-    result = fit_classifier(_params(epochs=2, adversarial=adversarial), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest")
+    adversarial = AdversarialParams(
+        method=method, eps=0.1, step_size=step_size, steps=3, check_images=50, check_steps=3
+    )
+    result = fit_classifier(
+        _params(epochs=2, adversarial=adversarial), data, ckpt_dir=tmp_path / "ckpt", data_digest="digest"
+    )
     assert 0.0 <= result.metrics["val_pgd_acc_best"] <= 1.0
     assert "val_acc_best" not in result.metrics
     best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)

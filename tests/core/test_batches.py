@@ -16,7 +16,7 @@ def test_one_epoch_visits_every_example_once_in_float_batches():
     assert len(seen) == len(batches) == 7
     assert sorted(torch.cat(seen).tolist()) == list(range(103))
     x, _ = next(iter(batches))
-    assert x.dtype == torch.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    assert x.dtype == torch.float32 and x.min() >= 0.0 and x.max() <= 1.0
 
 
 def test_epochs_reshuffle_and_seeds_repeat():
@@ -30,7 +30,8 @@ def test_epochs_reshuffle_and_seeds_repeat():
 def test_ranks_take_disjoint_shards_that_cover_the_data():
     images, labels = _data(100)
     shards = [
-        torch.cat([y for _, y in DeviceBatches(images, labels, 8, shuffle=True, seed=0, rank=r, world_size=4)]) for r in range(4)
+        torch.cat([y for _, y in DeviceBatches(images, labels, 8, shuffle=True, seed=0, rank=r, world_size=4)])
+        for r in range(4)
     ]
     assert all(len(s) == 25 for s in shards)
     assert sorted(torch.cat(shards).tolist()) == list(range(100))

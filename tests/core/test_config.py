@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from visionops.core import config
 from visionops import params as project_params
 from visionops.classifier.params import ClassifierParams
+from visionops.core import config
 from visionops.core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,10 @@ def test_every_budget_applies_to_valid_params(tmp_path):
     path.write_text((REPO / "params.yaml").read_text())
     for budget in ("gpu", "tiny", "cpu"):
         params = project_params.apply_overrides(path, config.budget_overrides(project_params.load(path), budget))
-        assert config.flatten(params.model_dump(mode="json"))["classifier.epochs"] == params.budgets[budget]["classifier.epochs"]
+        assert (
+            config.flatten(params.model_dump(mode="json"))["classifier.epochs"]
+            == params.budgets[budget]["classifier.epochs"]
+        )
     assert path.read_text() == (REPO / "params.yaml").read_text()  # cpu is the default, so the round trip is exact
 
 

@@ -35,9 +35,13 @@ def test_lower_is_better_scores_need_champion_minus_margin():
 
 def test_a_floor_holds_back_even_the_best_score():
     gated = rule(floors={"test_accuracy": 0.85, "pgd_accuracy": 0.7})
-    assert judge(gated, {"test_accuracy": 0.99, "pgd_accuracy": 0.69}, 0.9) == (False, "pgd_accuracy 0.6900 < floor 0.7")
+    assert judge(gated, {"test_accuracy": 0.99, "pgd_accuracy": 0.69}, 0.9) == (
+        False,
+        "pgd_accuracy 0.6900 < floor 0.7",
+    )
     assert judge(gated, {"test_accuracy": 0.99}, None).reason == (
-        "no pgd_accuracy measured, and the rule asks for pgd_accuracy >= 0.7")
+        "no pgd_accuracy measured, and the rule asks for pgd_accuracy >= 0.7"
+    )
     passed = judge(gated, {"test_accuracy": 0.99, "pgd_accuracy": 0.72}, 0.9)
     assert passed.promoted and passed.reason.endswith("; test_accuracy 0.9900 >= 0.85 and pgd_accuracy 0.7200 >= 0.7")
 
@@ -50,12 +54,17 @@ def test_a_score_that_was_not_measured_is_named():
 # What the cpu budget's rule in params.yaml must decide for each pipeline model: (passing metrics, failing metrics, why)
 EXPECTED = {
     "standard": ({"test_accuracy": 0.925}, {"test_accuracy": 0.91}, "test_accuracy 0.9100 < floor 0.92"),
-    "robust": ({"test_accuracy": 0.86, "pgd_accuracy": 0.72}, {"test_accuracy": 0.86, "pgd_accuracy": 0.5},
-               "pgd_accuracy 0.5000 < floor 0.7"),
+    "robust": (
+        {"test_accuracy": 0.86, "pgd_accuracy": 0.72},
+        {"test_accuracy": 0.86, "pgd_accuracy": 0.5},
+        "pgd_accuracy 0.5000 < floor 0.7",
+    ),
     "dcgan": ({"fd_ratio": 500.0}, None, None),
-    "cgan": ({"fd_ratio": 80.0, "conditional_accuracy": 0.87, "precision": 0.8, "recall": 0.5},
-             {"fd_ratio": 10.0, "conditional_accuracy": 0.5, "precision": 0.8, "recall": 0.5},
-             "conditional_accuracy 0.5000 < floor 0.85"),
+    "cgan": (
+        {"fd_ratio": 80.0, "conditional_accuracy": 0.87, "precision": 0.8, "recall": 0.5},
+        {"fd_ratio": 10.0, "conditional_accuracy": 0.5, "precision": 0.8, "recall": 0.5},
+        "conditional_accuracy 0.5000 < floor 0.85",
+    ),
     "show_tell": ({"truthfulness": 0.61}, {"truthfulness": 0.16}, "truthfulness 0.1600 < floor 0.6"),
     "attention": ({"truthfulness": 0.7}, {"truthfulness": 0.59}, "truthfulness 0.5900 < floor 0.6"),
 }
@@ -85,8 +94,11 @@ def test_the_verdict_line_says_what_happened():
     promoted = Registration("visionops-classifier", "3", 0.93, "3", True, "no champion yet")
     kept = Registration("visionops-classifier", "4", 0.91, "3", False, "test_accuracy 0.9100 < floor 0.92")
     assert verdict_line("register@standard", promoted) == (
-        "register@standard: visionops-classifier version 3 is challenger; promoted to champion (no champion yet)")
-    assert verdict_line("register@standard", kept).endswith("champion stays version 3 (test_accuracy 0.9100 < floor 0.92)")
+        "register@standard: visionops-classifier version 3 is challenger; promoted to champion (no champion yet)"
+    )
+    assert verdict_line("register@standard", kept).endswith(
+        "champion stays version 3 (test_accuracy 0.9100 < floor 0.92)"
+    )
 
 
 def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_db):
@@ -103,19 +115,31 @@ def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_
     shutil.copy(migrated_mlflow_db, db)
     mlflow.set_tracking_uri(f"sqlite:///{db}")
     experiment = mlflow.create_experiment("gate", artifact_location=(tmp_path / "artifacts").as_uri())
-    net = build_network({"network": "lenet5", "num_classes": 10, "in_channels": 1, "mean": 0.3, "std": 0.35,
-                         "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True})
+    net = build_network(
+        {
+            "network": "lenet5",
+            "num_classes": 10,
+            "in_channels": 1,
+            "mean": 0.3,
+            "std": 0.35,
+            "resnet_widths": [8, 8, 8],
+            "resnet_blocks": 1,
+            "resnet_stem_pool": True,
+        }
+    )
     path = tmp_path / "model.onnx"
     export_onnx(net.eval(), path, image_shape=(1, 28, 28), classes=[str(i) for i in range(10)], opset=18)
     example = np.zeros((2, 1, 28, 28), np.float32)
-    gated = PromotionRule(registered_model="gate-model", score="test_accuracy", margin=0.01,
-                          floors={"pgd_accuracy": 0.7})
+    gated = PromotionRule(
+        registered_model="gate-model", score="test_accuracy", margin=0.01, floors={"pgd_accuracy": 0.7}
+    )
     outcomes = []
     try:
         for accuracy, pgd in ((0.90, 0.8), (0.85, 0.8), (0.95, 0.8), (0.99, 0.5)):  # the last: best, but not robust
             with mlflow.start_run(experiment_id=experiment):
-                result = register_onnx(path, rule=gated, metrics={"test_accuracy": accuracy, "pgd_accuracy": pgd},
-                                       example=example, tags={})
+                result = register_onnx(
+                    path, rule=gated, metrics={"test_accuracy": accuracy, "pgd_accuracy": pgd}, example=example, tags={}
+                )
             outcomes.append((result.version, result.champion_version, result.promoted))
         client = mlflow.MlflowClient()
         version = client.get_model_version_by_alias("gate-model", "challenger")

@@ -1,14 +1,13 @@
 """GANs: a training step moves both networks, the guards stop bad training, the metrics behave, ONNX matches torch."""
 
-
 import numpy as np
 import pytest
 import torch
 
 from visionops import params as project_params
-from visionops.gan import params as gan_params_module
 from visionops.core.errors import UserError
 from visionops.data.prepare import Prepared
+from visionops.gan import params as gan_params_module
 from visionops.gan.metrics import features_and_logits, frechet_distance, kernel_distance, precision_recall
 from visionops.gan.module import GANModule, TrainingCollapsed
 from visionops.gan.networks import build_discriminator, build_generator, gan_spec
@@ -33,8 +32,17 @@ def gan_params(conditional: bool, **overrides) -> gan_params_module.GANParams:
 def trainer(**kwargs):
     import pytorch_lightning as pl
 
-    defaults = dict(max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                    enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    defaults = dict(
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
     return pl.Trainer(**{**defaults, **kwargs})
 
 
@@ -89,8 +97,8 @@ def test_a_discriminator_with_constant_outputs_stops_training():
 
 def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     from visionops.core.lightning import FINGERPRINT_FILE, fingerprint, resumable_checkpoint
-    from visionops.gan.fit import fit_gan
     from visionops.gan import module as gan_module
+    from visionops.gan.fit import fit_gan
 
     params = gan_params(True, epochs=2)
     data = tiny_data()
@@ -104,26 +112,40 @@ def test_a_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_p
 
     monkeypatch.setattr(gan_module, "discriminator_loss", loss_going_nan)
     ckpt = tmp_path / "ckpt"
-    with pytest.raises(UserError, match=r"discriminator loss is nan.*conditional_gan.lr_d.*last good checkpoint is kept"):
+    with pytest.raises(
+        UserError, match=r"discriminator loss is nan.*conditional_gan.lr_d.*last good checkpoint is kept"
+    ):
         fit_gan(params, data, ckpt_dir=ckpt, data_digest="digest", section="conditional_gan")
     saved = torch.load(ckpt / "last.ckpt", weights_only=False)
-    assert saved["epoch"] == 0 and all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
+    assert saved["epoch"] == 0 and all(
+        torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point()
+    )
     assert '"finished"' not in (ckpt / FINGERPRINT_FILE).read_text()
     assert resumable_checkpoint(ckpt, fingerprint(params, "digest"), clean=False) == ckpt / "last.ckpt"
 
     monkeypatch.setattr(gan_module, "discriminator_loss", real_loss)
-    result = fit_gan(params, data, ckpt_dir=ckpt, data_digest="digest", section="conditional_gan")  # resumes and finishes epoch 2 only
+    result = fit_gan(
+        params, data, ckpt_dir=ckpt, data_digest="digest", section="conditional_gan"
+    )  # resumes and finishes epoch 2 only
     assert result.resumed_from == str(ckpt / "last.ckpt") and result.metrics["epochs"] == 2
     assert result.samples.shape == (24, 1, 28, 28)  # 8 rows, one column per class
 
 
 def test_frechet_distance_is_zero_for_a_set_against_itself_and_grows_with_noise():
     gen = torch.Generator().manual_seed(0)
-    feats = torch.randn(2000, 16, generator=gen, dtype=torch.float64) @ torch.randn(16, 16, generator=gen, dtype=torch.float64)
+    feats = torch.randn(2000, 16, generator=gen, dtype=torch.float64) @ torch.randn(
+        16, 16, generator=gen, dtype=torch.float64
+    )
     assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
-    distances = [frechet_distance(feats, feats + s * torch.randn(feats.shape, generator=gen, dtype=torch.float64)) for s in (0.1, 0.5, 1.0, 2.0)]
+    distances = [
+        frechet_distance(feats, feats + s * torch.randn(feats.shape, generator=gen, dtype=torch.float64))
+        for s in (0.1, 0.5, 1.0, 2.0)
+    ]
     assert distances == sorted(distances) and distances[0] > 0 and distances[-1] > 10 * distances[0]
-    assert kernel_distance(feats, feats, subsets=5, subset_size=500)[0] < kernel_distance(feats, feats + 2.0, subsets=5, subset_size=500)[0]
+    assert (
+        kernel_distance(feats, feats, subsets=5, subset_size=500)[0]
+        < kernel_distance(feats, feats + 2.0, subsets=5, subset_size=500)[0]
+    )
 
 
 def test_precision_and_recall_tell_realism_from_coverage():
@@ -140,8 +162,16 @@ def test_precision_and_recall_tell_realism_from_coverage():
 def test_features_are_the_input_of_the_classifier_s_last_linear_layer():
     from visionops.classifier.networks import build_network
 
-    spec = {"network": "resnet", "num_classes": 10, "in_channels": 1, "mean": 0.0, "std": 1.0,
-            "resnet_widths": [4, 8, 16], "resnet_blocks": 1, "resnet_stem_pool": True}
+    spec = {
+        "network": "resnet",
+        "num_classes": 10,
+        "in_channels": 1,
+        "mean": 0.0,
+        "std": 1.0,
+        "resnet_widths": [4, 8, 16],
+        "resnet_blocks": 1,
+        "resnet_stem_pool": True,
+    }
     net = build_network(spec).eval()
     x = torch.rand(5, 1, 28, 28)
     features, logits = features_and_logits(net, x)
@@ -167,8 +197,14 @@ def test_onnx_generator_matches_torch_with_a_dynamic_batch(tmp_path, conditional
 
 
 def test_gan_params_inherit_and_reject_bad_values():
-    params = project_params.validate({"gan": {"width": 16, "lr_d": 0.001}, "conditional_gan": {"conditional": True, "loss": "hinge"}})
-    assert params.conditional_gan.width == 16 and params.conditional_gan.lr_d == 0.001 and params.conditional_gan.loss == "hinge"
+    params = project_params.validate(
+        {"gan": {"width": 16, "lr_d": 0.001}, "conditional_gan": {"conditional": True, "loss": "hinge"}}
+    )
+    assert (
+        params.conditional_gan.width == 16
+        and params.conditional_gan.lr_d == 0.001
+        and params.conditional_gan.loss == "hinge"
+    )
     assert params.gan.loss == "non_saturating"
     with pytest.raises(UserError, match=r"unknown key 'conditional_gan.learning_rate'"):
         project_params.validate({"conditional_gan": {"learning_rate": 0.1}})
@@ -177,8 +213,9 @@ def test_gan_params_inherit_and_reject_bad_values():
     with pytest.raises(UserError, match=r"gan.ema_decay"):
         project_params.validate({"gan": {"ema_decay": 1.0}})
     with pytest.raises(UserError, match=r"promotion.cgan.floors.recall"):
-        project_params.validate({"promotion": {"cgan": {"registered_model": "g", "score": "fd_ratio",
-                                                        "floors": {"recall": "high"}}}})
+        project_params.validate(
+            {"promotion": {"cgan": {"registered_model": "g", "score": "fd_ratio", "floors": {"recall": "high"}}}}
+        )
     with pytest.raises(UserError, match="not a GAN section"):
         params.section("classifier", gan_params_module.GANParams)
 
@@ -195,11 +232,41 @@ def test_sample_cli_draws_the_asked_for_class_and_refuses_bad_requests(tmp_path,
     export_generator(dcgan, tmp_path / "dcgan.onnx", classes=["shirt", "bag", "boot"], opset=18)
 
     out = tmp_path / "bags.png"
-    main(["sample", str(out), "--n", "16", "--label", "bag", "--seed", "3", "--scale", "1", "--model", str(tmp_path / "cgan.onnx")])
+    main(
+        [
+            "sample",
+            str(out),
+            "--n",
+            "16",
+            "--label",
+            "bag",
+            "--seed",
+            "3",
+            "--scale",
+            "1",
+            "--model",
+            str(tmp_path / "cgan.onnx"),
+        ]
+    )
     assert "16 samples (class bag)" in capsys.readouterr().out
     assert Image.open(out).size == (2 + 8 * 30, 2 + 2 * 30)  # 8 columns, 2 rows of 28 px + 2 px gaps
     again = tmp_path / "again.png"
-    main(["sample", str(again), "--n", "16", "--label", "bag", "--seed", "3", "--scale", "1", "--model", str(tmp_path / "cgan.onnx")])
+    main(
+        [
+            "sample",
+            str(again),
+            "--n",
+            "16",
+            "--label",
+            "bag",
+            "--seed",
+            "3",
+            "--scale",
+            "1",
+            "--model",
+            str(tmp_path / "cgan.onnx"),
+        ]
+    )
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(again)))  # the seed fixes the grid
 
     for argv, message in (
@@ -221,8 +288,16 @@ def test_evaluation_of_a_generator_reports_ratios_against_the_real_floor():
     from visionops.gan.evaluate import Reference, evaluate_generator, judge_features
 
     settings = gan_params_module.GANEvaluationParams(samples=60, kid_subsets=3, kid_subset_size=30)
-    spec = {"network": "lenet5", "num_classes": 3, "in_channels": 1, "mean": 0.3, "std": 0.3,
-            "resnet_widths": [8, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}
+    spec = {
+        "network": "lenet5",
+        "num_classes": 3,
+        "in_channels": 1,
+        "mean": 0.3,
+        "std": 0.3,
+        "resnet_widths": [8, 8, 8],
+        "resnet_blocks": 1,
+        "resnet_stem_pool": True,
+    }
     torch.manual_seed(0)
     classifier = build_network(spec).eval()
     data = tiny_data(120)

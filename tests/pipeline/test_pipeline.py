@@ -11,18 +11,40 @@ from visionops import params as project_params
 pytestmark = pytest.mark.slow
 
 STAGES = [
-    "fetch", "prepare", "train@standard", "train@robust", "export@standard", "export@robust",
-    "evaluate@standard", "evaluate@robust", "robustness", "register@standard", "register@robust",
-    "gan_train@dcgan", "gan_train@cgan", "gan_export@dcgan", "gan_export@cgan", "gan_evaluate",
-    "gan_register@dcgan", "gan_register@cgan",
-    "scenes", "caption_train@show_tell", "caption_train@attention", "caption_export@show_tell",
-    "caption_export@attention", "caption_evaluate", "caption_register@show_tell", "caption_register@attention",
+    "fetch",
+    "prepare",
+    "train@standard",
+    "train@robust",
+    "export@standard",
+    "export@robust",
+    "evaluate@standard",
+    "evaluate@robust",
+    "robustness",
+    "register@standard",
+    "register@robust",
+    "gan_train@dcgan",
+    "gan_train@cgan",
+    "gan_export@dcgan",
+    "gan_export@cgan",
+    "gan_evaluate",
+    "gan_register@dcgan",
+    "gan_register@cgan",
+    "scenes",
+    "caption_train@show_tell",
+    "caption_train@attention",
+    "caption_export@show_tell",
+    "caption_export@attention",
+    "caption_evaluate",
+    "caption_register@show_tell",
+    "caption_register@attention",
 ]
 
 
 def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_path, image_folder, run_command):
     images = image_folder(tmp_path / "user-images", per_class=16, classes=3)
-    project_params.apply_overrides(project / "params.yaml", {"data.dataset": "imagefolder", "data.image_folder": str(images)})
+    project_params.apply_overrides(
+        project / "params.yaml", {"data.dataset": "imagefolder", "data.image_folder": str(images)}
+    )
 
     first = run_command([sys.executable, "-m", "dvc", "repro"], project)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -68,8 +90,12 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
         assert (project / "reports" / "captioning" / f"examples_{model}.png").stat().st_size > 0
         assert (project / "data" / "models" / model / "decoder_step.onnx").stat().st_size > 0
     assert (project / "reports" / "captioning" / "attention_attention.png").stat().st_size > 0
-    captioners = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")]
-    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == ["visionops-captioner"] * 2
+    captioners = [
+        json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")
+    ]
+    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == [
+        "visionops-captioner"
+    ] * 2
     assert not any(r["promoted"] for r in captioners) and "< gate" in captioners[1]["reason"]  # 4 steps: far from true
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
@@ -118,7 +144,9 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     robust_train = children["train@robust"]
     assert robust_train.data.params["classifier.adversarial.method"] == "fgsm_rs"
     assert "val/pgd_acc" in robust_train.data.metrics  # (train/eps is logged every 50 steps; tiny runs 20)
-    evaluate_artifacts = {a.path for a in client.list_artifacts(children["evaluate@standard"].info.run_id, "evaluation")}
+    evaluate_artifacts = {
+        a.path for a in client.list_artifacts(children["evaluate@standard"].info.run_id, "evaluation")
+    }
     assert "evaluation/confusion.png" in evaluate_artifacts and "evaluation/explanations.png" in evaluate_artifacts
     robustness = children["robustness"]
     assert "robust/pgd_headline" in robustness.data.metrics and "standard/pgd_acc" in robustness.data.metrics
@@ -144,7 +172,9 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     gan_artifacts = {a.path for a in client.list_artifacts(gan_train.info.run_id)}
     assert "samples" in gan_artifacts  # the per-epoch grids (MLflow images) and the final one
     gan_evaluate = children["gan_evaluate"]
-    assert {"dcgan/fd_ratio", "cgan/fd_ratio", "cgan/conditional_accuracy", "floor/fd"} <= set(gan_evaluate.data.metrics)
+    assert {"dcgan/fd_ratio", "cgan/fd_ratio", "cgan/conditional_accuracy", "floor/fd"} <= set(
+        gan_evaluate.data.metrics
+    )
     assert gan_evaluate.data.tags["feature_classifier.registered"] == "visionops-classifier v1"
     assert "cgan/conditional_accuracy" in parent.data.metrics and "dcgan/fd_ratio" in parent.data.metrics
     assert str(client.get_model_version_by_alias("visionops-generator", "challenger").version) == "2"
@@ -153,11 +183,17 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     assert caption_train.data.params["attention_captioner.decoder"] == "attention"
     assert {"train/loss_step", "val/loss", "val/word_acc"} <= set(caption_train.data.metrics)
     caption_evaluate = children["caption_evaluate"]
-    compared = {f"{m}/{split}/beam/{k}" for m in ("show_tell", "attention") for split in ("test", "heldout")
-                for k in ("bleu_4", "cider_d", "rouge_l", "truthfulness", "errors/wrong_class")}
+    compared = {
+        f"{m}/{split}/beam/{k}"
+        for m in ("show_tell", "attention")
+        for split in ("test", "heldout")
+        for k in ("bleu_4", "cider_d", "rouge_l", "truthfulness", "errors/wrong_class")
+    }
     assert compared <= set(caption_evaluate.data.metrics)  # the two captioners side by side in one run
     assert caption_evaluate.data.metrics["attention/test/ort_torch_identical"] == 1.0
-    assert "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
+    assert (
+        "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
+    )
     version = client.get_model_version_by_alias("visionops-captioner", "challenger")
     assert str(version.version) == "2" and version.tags["model"] == "attention"
 
@@ -170,8 +206,13 @@ def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path, image_fold
     images = image_folder(tmp_path / "user-images", per_class=16, classes=3)
     project_params.apply_overrides(
         project / "params.yaml",
-        {"data.dataset": "imagefolder", "data.image_folder": str(images), "classifier.accelerator": "cpu",
-         "classifier.devices": 2, "classifier.strategy": "ddp"},
+        {
+            "data.dataset": "imagefolder",
+            "data.image_folder": str(images),
+            "classifier.accelerator": "cpu",
+            "classifier.devices": 2,
+            "classifier.strategy": "ddp",
+        },
     )
     result = run_command([sys.executable, "-m", "dvc", "repro", "train@standard"], project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -182,8 +223,11 @@ def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path, image_fold
     assert runs[0].info.status == "FINISHED" and "val/acc" in runs[0].data.metrics
 
 
-def test_a_failing_stage_fails_the_flow_with_its_own_error_line(project, prefect_harness, monkeypatch, tmp_path, idx_arrays):
+def test_a_failing_stage_fails_the_flow_with_its_own_error_line(
+    project, prefect_harness, monkeypatch, tmp_path, idx_arrays
+):
     import gzip
+
     from mlflow import MlflowClient
 
     from pipelines.pipeline import run_pipeline
@@ -195,9 +239,13 @@ def test_a_failing_stage_fails_the_flow_with_its_own_error_line(project, prefect
     for name, array in idx_arrays().items():
         (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
     monkeypatch.setenv("VISIONOPS_FMNIST_DIR", str(mirror))
-    with pytest.raises(UserError, match=r"^stage 'fetch' failed: .*not-fashion-mnist.*SHA-256 of the decompressed bytes"):
+    with pytest.raises(
+        UserError, match=r"^stage 'fetch' failed: .*not-fashion-mnist.*SHA-256 of the decompressed bytes"
+    ):
         run_pipeline(project)
     assert not (project / "data" / "raw").exists()
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
-    assert [(r.info.run_name, r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [("pipeline", "FAILED", "fetch")]
+    assert [(r.info.run_name, r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [
+        ("pipeline", "FAILED", "fetch")
+    ]

@@ -42,11 +42,18 @@ def _healthy(api: str) -> bool:
 @pytest.fixture
 def prefect_server(tmp_path):
     port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_API_URL": ""}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -64,8 +71,13 @@ def test_serve_registers_the_cron_schedule_from_params(project, prefect_server):
     schedule = project_params.load(project / "params.yaml").schedule
     env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(project / ".prefect")}
     serve = subprocess.Popen(
-        [sys.executable, "-m", "visionops.cli", "serve"], cwd=project, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "-m", "visionops.cli", "serve"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         os.environ["PREFECT_API_URL"] = prefect_server
@@ -92,7 +104,13 @@ def test_serve_registers_the_cron_schedule_from_params(project, prefect_server):
 
 def test_serve_without_a_server_says_how_to_start_one(project):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    result = subprocess.run([sys.executable, "-m", "visionops.cli", "serve"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "visionops.cli", "serve"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "prefect server start" in result.stderr and result.stderr.count("\n") == 1

@@ -14,7 +14,11 @@ def _stage(project, name, *args, env=None):
 
     return subprocess.run(
         [sys.executable, "-m", f"visionops.stages.{name}", *args],
-        cwd=project, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -61,7 +65,10 @@ def test_unknown_param_stops_a_stage_before_it_writes(project):
 def test_out_of_range_param_from_the_cli_leaves_params_untouched(project):
     before = (project / "params.yaml").read_text()
     result = subprocess.run(
-        [sys.executable, "-m", "visionops.cli", "run", "-S", "classifier.lr=-1"], cwd=project, capture_output=True, text=True
+        [sys.executable, "-m", "visionops.cli", "run", "-S", "classifier.lr=-1"],
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
     line = _one_error_line(result)
     assert "classifier.lr: Input should be greater than 0" in line
@@ -77,7 +84,9 @@ def test_mnist_switch_fetches_from_the_mnist_mirror_with_its_own_checksums(proje
         (mirror / f"{name}.gz").write_bytes(gzip.compress(encode_idx(array)))
     project_params.apply_overrides(project / "params.yaml", {"data.dataset": "mnist"})
     line = _one_error_line(_stage(project, "fetch", "--out", "data/raw", env={"VISIONOPS_MNIST_DIR": str(mirror)}))
-    assert "mnist-mirror" in line and "expected ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db" in line
+    assert (
+        "mnist-mirror" in line and "expected ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db" in line
+    )
 
 
 def test_a_failed_sanity_check_fails_the_robustness_stage_and_writes_nothing(project, idx_arrays, untrained_models):
@@ -90,9 +99,21 @@ def test_a_failed_sanity_check_fails_the_robustness_stage_and_writes_nothing(pro
     assert _stage(project, "prepare", "--raw", "data/raw", "--out", "data/prepared").returncode == 0
     folders = [str(f.relative_to(project)) for f in untrained_models(project)]
     # demand zero accuracy at an eps too small to reach it: the large-eps check must fail
-    project_params.apply_overrides(project / "params.yaml", {"robustness.large_eps": 0.01, "robustness.large_eps_max_accuracy": 0.0})
-    result = _stage(project, "robustness", "--models", *folders, "--data", "data/prepared",
-                    "--out", "reports/robustness", "--metrics", "reports/robustness.json")
+    project_params.apply_overrides(
+        project / "params.yaml", {"robustness.large_eps": 0.01, "robustness.large_eps_max_accuracy": 0.0}
+    )
+    result = _stage(
+        project,
+        "robustness",
+        "--models",
+        *folders,
+        "--data",
+        "data/prepared",
+        "--out",
+        "reports/robustness",
+        "--metrics",
+        "reports/robustness.json",
+    )
     line = _one_error_line(result)
     assert "robustness sanity check failed" in line and "large_eps_near_zero" in line and "at eps 0.01" in line
     assert not (project / "reports" / "robustness").exists() and not (project / "reports" / "robustness.json").exists()

@@ -24,8 +24,9 @@ def relative(path: Path) -> str:
 
 def test_the_import_contracts_hold():
     """Layering (import-linter, contracts in pyproject.toml): core knows no family, data only core, and so on."""
-    done = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout
 
@@ -34,12 +35,22 @@ def test_no_module_imports_a_private_name_from_another():
     found = []
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("visionops", "pipelines"):
-                found += [f"{relative(path)}:{node.lineno} imports {alias.name} from {node.module}"
-                          for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.split(".")[0] in ("visionops", "pipelines")
+            ):
+                found += [
+                    f"{relative(path)}:{node.lineno} imports {alias.name} from {node.module}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
             elif isinstance(node, ast.Import):
-                found += [f"{relative(path)}:{node.lineno} imports {alias.name}" for alias in node.names
-                          if any(part.startswith("_") and not part.startswith("__") for part in alias.name.split("."))]
+                found += [
+                    f"{relative(path)}:{node.lineno} imports {alias.name}"
+                    for alias in node.names
+                    if any(part.startswith("_") and not part.startswith("__") for part in alias.name.split("."))
+                ]
     assert not found, "\n".join(found)
 
 
@@ -56,10 +67,12 @@ def test_every_package_init_holds_only_its_docstring():
 
 
 def test_importing_any_stage_loads_no_torch_mlflow_or_lightning():
-    code = ("import importlib, sys\n"
-            f"for name in {STAGE_MODULES!r}:\n"
-            "    importlib.import_module('visionops.stages.' + name)\n"
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {STAGE_MODULES!r}:\n"
+        "    importlib.import_module('visionops.stages.' + name)\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -109,12 +122,15 @@ def test_public_functions_with_more_than_four_parameters_take_them_by_keyword():
                     continue
                 total = len(_positional(func)) + len(func.args.kwonlyargs)
                 if total > 4 and len(_positional(func)) > 4:
-                    offenders.append(f"{relative(path)}:{func.lineno} {prefix}{func.name} takes {total} parameters, "
-                                     f"{len(_positional(func))} of them positionally")
+                    offenders.append(
+                        f"{relative(path)}:{func.lineno} {prefix}{func.name} takes {total} parameters, "
+                        f"{len(_positional(func))} of them positionally"
+                    )
     assert not offenders, "put a `*` after the first few:\n" + "\n".join(offenders)
 
 
 # --- onnxruntime entry points work where torch is not installed ------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shipped_models(tmp_path_factory):
@@ -138,10 +154,26 @@ def shipped_models(tmp_path_factory):
     generator = build_generator({"latent_dim": 8, "width": 8, "num_classes": 10, "in_channels": 1}).eval()
     export_generator(generator, folder / "generator.onnx", classes=classes, opset=18)
     vocab = Vocab.build(["a small bag left of a large coat", "there is a bag"])
-    spec = {"network": "captioner", "decoder": "attention", "encoder": "scratch", "classifier_spec": None,
-            "in_channels": 1, "image_shape": [1, 56, 56], "mean": 0.2, "std": 0.3, "feature_dim": 16, "grid": 49,
-            "embed_dim": 8, "hidden_dim": 16, "attention_dim": 8, "dropout": 0.0, "vocab": vocab.words,
-            "max_length": 8, "beam_width": 2, "scratch_width": 4}
+    spec = {
+        "network": "captioner",
+        "decoder": "attention",
+        "encoder": "scratch",
+        "classifier_spec": None,
+        "in_channels": 1,
+        "image_shape": [1, 56, 56],
+        "mean": 0.2,
+        "std": 0.3,
+        "feature_dim": 16,
+        "grid": 49,
+        "embed_dim": 8,
+        "hidden_dim": 16,
+        "attention_dim": 8,
+        "dropout": 0.0,
+        "vocab": vocab.words,
+        "max_length": 8,
+        "beam_width": 2,
+        "scratch_width": 4,
+    }
     captioner = folder / "captioner"
     captioner.mkdir()
     save_model(captioner / "captioner.pt", spec, build_captioner(spec).state_dict())
@@ -154,11 +186,15 @@ def shipped_models(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("command", [
-    ["predict", "--model", "{f}/classifier.onnx", "{f}/item.png"],
-    ["sample", "--model", "{f}/generator.onnx", "--n", "4", "--label", "c3", "{f}/out/grid.png"],
-    ["caption", "--model", "{f}/captioner", "{f}/scene.png"],
-], ids=["predict", "sample", "caption"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "--model", "{f}/classifier.onnx", "{f}/item.png"],
+        ["sample", "--model", "{f}/generator.onnx", "--n", "4", "--label", "c3", "{f}/out/grid.png"],
+        ["caption", "--model", "{f}/captioner", "{f}/scene.png"],
+    ],
+    ids=["predict", "sample", "caption"],
+)
 def test_the_onnxruntime_commands_run_with_torch_unimportable(shipped_models, command):
     (shipped_models / "out").mkdir(exist_ok=True)
     argv = [part.format(f=shipped_models) for part in command]
@@ -168,8 +204,9 @@ def test_the_onnxruntime_commands_run_with_torch_unimportable(shipped_models, co
     assert done.stdout.strip()
 
 
-def test_the_captioner_runtime_and_the_registered_captioner_load_without_torch(shipped_models, tmp_path,
-                                                                              migrated_mlflow_db):
+def test_the_captioner_runtime_and_the_registered_captioner_load_without_torch(
+    shipped_models, tmp_path, migrated_mlflow_db
+):
     """The registered pyfunc ships only the ONNX pair and the package's onnxruntime code; loading it must not need
     torch, since its requirements do not ask for it."""
     import shutil
@@ -194,7 +231,8 @@ def test_the_captioner_runtime_and_the_registered_captioner_load_without_torch(s
     load = BLOCK_TORCH + (
         "import json, mlflow, numpy as np\n"
         "from visionops.captioning.runtime import load_ort_captioner\n"
-        f"direct = load_ort_captioner(__import__('pathlib').Path('{folder}')).caption(np.zeros((2, 1, 56, 56), np.float32))\n"
+        "from pathlib import Path\n"
+        f"direct = load_ort_captioner(Path('{folder}')).caption(np.zeros((2, 1, 56, 56), np.float32))\n"
         f"mlflow.set_tracking_uri('sqlite:///{db}')\n"
         f"served = mlflow.pyfunc.load_model('models:/cap/{version}').predict(np.zeros((2, 1, 56, 56), np.float32))\n"
         "print(json.dumps([direct, list(served)]))\n"

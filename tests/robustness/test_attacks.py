@@ -41,7 +41,11 @@ def test_every_attack_stays_in_the_ball_and_in_pixel_range():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
-    for adv in (fgsm(model, x, y, 0.1), fgsm_random_start(model, x, y, 0.1, step_size=0.125), pgd(model, x, y, 0.1, steps=5, step_size=0.03, restarts=2)):
+    for adv in (
+        fgsm(model, x, y, 0.1),
+        fgsm_random_start(model, x, y, 0.1, step_size=0.125),
+        pgd(model, x, y, 0.1, steps=5, step_size=0.03, restarts=2),
+    ):
         assert (adv - x).abs().max() <= 0.1 + 1e-6
         assert adv.min() >= 0 and adv.max() <= 1
         assert (adv != x).any()

@@ -30,7 +30,17 @@ def tiny_model_and_data():
 
 
 def _curve(model, x, y, **kwargs):
-    return robustness_curve(model, x, y, eps_list=EPS, headline_eps=0.1, settings=PGDSettings(steps=10, restarts=1), large_eps=0.5, batch=128, **kwargs)
+    return robustness_curve(
+        model,
+        x,
+        y,
+        eps_list=EPS,
+        headline_eps=0.1,
+        settings=PGDSettings(steps=10, restarts=1),
+        large_eps=0.5,
+        batch=128,
+        **kwargs,
+    )
 
 
 def test_an_honest_model_passes_every_check(tiny_model_and_data):
@@ -39,7 +49,12 @@ def test_an_honest_model_passes_every_check(tiny_model_and_data):
     assert curve.clean > 0.95
     checks = sanity_checks(curve, tolerance=0.005, large_eps_max_accuracy=0.05)
     assert {c.name for c in checks} == {
-        "eps0_is_clean", "fgsm_monotone", "pgd_monotone", "pgd_below_fgsm", "stronger_pgd_not_worse", "large_eps_near_zero"
+        "eps0_is_clean",
+        "fgsm_monotone",
+        "pgd_monotone",
+        "pgd_below_fgsm",
+        "stronger_pgd_not_worse",
+        "large_eps_near_zero",
     }
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
     assert curve.at(0.2) < curve.clean  # the attack does something
@@ -62,9 +77,18 @@ def test_a_model_with_masked_gradients_fails_the_large_eps_check(tiny_model_and_
 
 def _honest() -> RobustnessCurve:
     return RobustnessCurve(
-        clean=0.9, eps=EPS, fgsm=[0.9, 0.7, 0.5, 0.3], pgd=[0.9, 0.6, 0.4, 0.1], weaker_pgd=0.45,
-        large_eps=0.5, large_eps_pgd=0.0, headline_eps=0.1, images=1000,
-        adversarial=torch.empty(0), predictions=torch.empty(0), clean_predictions=torch.empty(0),
+        clean=0.9,
+        eps=EPS,
+        fgsm=[0.9, 0.7, 0.5, 0.3],
+        pgd=[0.9, 0.6, 0.4, 0.1],
+        weaker_pgd=0.45,
+        large_eps=0.5,
+        large_eps_pgd=0.0,
+        headline_eps=0.1,
+        images=1000,
+        adversarial=torch.empty(0),
+        predictions=torch.empty(0),
+        clean_predictions=torch.empty(0),
     )
 
 

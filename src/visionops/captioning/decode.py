@@ -75,8 +75,9 @@ def beam_search(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max
     return seqs[np.arange(b), scores.argmax(axis=1)]
 
 
-def decode(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_length: int, beam_width: int,
-           batch_size: int = 500) -> np.ndarray:
+def decode(
+    stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_length: int, beam_width: int, batch_size: int = 500
+) -> np.ndarray:
     """Greedy (beam_width 1) or beam decoding in batches."""
     parts = []
     for i in range(0, len(images), batch_size):
@@ -91,7 +92,7 @@ def decode(stepper: Stepper, images: np.ndarray, *, bos: int, eos: int, max_leng
 class TorchStepper:
     """A captioner in torch, fed and read as numpy (so both runtimes share the decoding code above)."""
 
-    def __init__(self, captioner: "torch.nn.Module") -> None:  # noqa: F821
+    def __init__(self, captioner: torch.nn.Module) -> None:  # noqa: F821
         self.captioner = captioner.eval()
 
     def start(self, images: np.ndarray) -> State:
@@ -106,7 +107,9 @@ class TorchStepper:
 
         with torch.no_grad():
             logits, h, c = self.captioner.step(
-                torch.from_numpy(tokens), torch.from_numpy(state["h"]), torch.from_numpy(state["c"]),
+                torch.from_numpy(tokens),
+                torch.from_numpy(state["h"]),
+                torch.from_numpy(state["c"]),
                 torch.from_numpy(state["memory"]),
             )
         return logits.numpy(), {**state, "h": h.numpy(), "c": c.numpy()}

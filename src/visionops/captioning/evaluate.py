@@ -33,12 +33,27 @@ def score(captions: list[str], split: SceneSplit, classes: list[str]) -> tuple[d
     return {**overlap_scores(captions, refs), **truth}, errors
 
 
-def evaluate_split(captioner: torch.nn.Module, ort: OrtCaptioner, split: SceneSplit, *, classes: list[str],
-                   beam_width: int, batch_size: int) -> SplitResult:
+def evaluate_split(
+    captioner: torch.nn.Module,
+    ort: OrtCaptioner,
+    split: SceneSplit,
+    *,
+    classes: list[str],
+    beam_width: int,
+    batch_size: int,
+) -> SplitResult:
     """Greedy in torch and in onnxruntime (they must agree), and beam search in onnxruntime, scored."""
     images = split.images.astype(np.float32) / 255.0
     vocab, length = ort.vocab, ort.meta["max_length"]
-    torch_ids = decode(TorchStepper(captioner), images, bos=vocab.bos, eos=vocab.eos, max_length=length, beam_width=1, batch_size=batch_size)
+    torch_ids = decode(
+        TorchStepper(captioner),
+        images,
+        bos=vocab.bos,
+        eos=vocab.eos,
+        max_length=length,
+        beam_width=1,
+        batch_size=batch_size,
+    )
     ort_ids = decode(ort, images, bos=vocab.bos, eos=vocab.eos, max_length=length, beam_width=1, batch_size=batch_size)
     torch_greedy = [vocab.decode(r) for r in torch_ids]
     greedy = [vocab.decode(r) for r in ort_ids]
@@ -55,8 +70,9 @@ def evaluate_split(captioner: torch.nn.Module, ort: OrtCaptioner, split: SceneSp
     return SplitResult(metrics, greedy, beam, errors)
 
 
-def attention_maps(captioner: torch.nn.Module, images: np.ndarray, *, bos: int, eos: int, max_length: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def attention_maps(
+    captioner: torch.nn.Module, images: np.ndarray, *, bos: int, eos: int, max_length: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Greedy token ids [N, T] and the attention weights [N, T, L] behind each word (attention decoder only)."""
     decoder = captioner.decoder
     with torch.no_grad():
@@ -71,7 +87,9 @@ def attention_maps(captioner: torch.nn.Module, images: np.ndarray, *, bos: int, 
     return torch.stack(ids, 1).numpy(), torch.stack(alphas, 1).numpy()
 
 
-def evaluate_stage(*, captioners: list[Path], scenes: Path, out_path: Path, metrics: Path, params: Any, root: Path) -> None:
+def evaluate_stage(
+    *, captioners: list[Path], scenes: Path, out_path: Path, metrics: Path, params: Any, root: Path
+) -> None:
     """Score the captioner in each folder of `captioners` on the test and held-out scenes; write figures and metrics."""
     settings = params.caption_evaluation
 
@@ -96,25 +114,48 @@ def evaluate_stage(*, captioners: list[Path], scenes: Path, out_path: Path, metr
             captioner, spec = load_captioner(folder / "captioner.pt")
             ort = load_ort_captioner(folder)
             if tuple(spec["image_shape"]) != splits["test"].images.shape[1:]:
-                raise UserError(f"{folder} captions {spec['image_shape']} images, the scenes are "
-                                f"{list(splits['test'].images.shape[1:])}; run dvc repro caption_train")
+                raise UserError(
+                    f"{folder} captions {spec['image_shape']} images, the scenes are "
+                    f"{list(splits['test'].images.shape[1:])}; run dvc repro caption_train"
+                )
             report[name] = {"decoder": spec["decoder"], "encoder": spec["encoder"]}
             for split_name, split in splits.items():
-                result = evaluate_split(captioner, ort, split, classes=classes, beam_width=spec["beam_width"], batch_size=settings.batch_size)
+                result = evaluate_split(
+                    captioner,
+                    ort,
+                    split,
+                    classes=classes,
+                    beam_width=spec["beam_width"],
+                    batch_size=settings.batch_size,
+                )
                 report[name][split_name] = result.metrics
                 if split_name == "test" and settings.examples:
                     shown = slice(0, settings.examples)
-                    examples_figure(split.images[shown], generated=result.beam[shown], errors=result.errors[shown],
-                                    references=[d["captions"] for d in split.descriptions[shown]],
-                                    title=f"{name} on test scenes (beam {spec['beam_width']}, onnxruntime)",
-                                    path=out / f"examples_{name}.png")
+                    examples_figure(
+                        split.images[shown],
+                        generated=result.beam[shown],
+                        errors=result.errors[shown],
+                        references=[d["captions"] for d in split.descriptions[shown]],
+                        title=f"{name} on test scenes (beam {spec['beam_width']}, onnxruntime)",
+                        path=out / f"examples_{name}.png",
+                    )
             if spec["decoder"] == "attention" and settings.examples:
                 images = splits["test"].images[: min(settings.examples, 4)]
-                ids, alphas = attention_maps(captioner, images.astype(np.float32) / 255.0, bos=ort.vocab.bos,
-                                             eos=ort.vocab.eos, max_length=spec["max_length"])
+                ids, alphas = attention_maps(
+                    captioner,
+                    images.astype(np.float32) / 255.0,
+                    bos=ort.vocab.bos,
+                    eos=ort.vocab.eos,
+                    max_length=spec["max_length"],
+                )
                 words = [ort.vocab.decode(row).split() for row in ids]
-                attention_figure(images, words=words, alphas=alphas, title=f"{name}: where each word looked (greedy, torch)",
-                                 path=out / f"attention_{name}.png")
+                attention_figure(
+                    images,
+                    words=words,
+                    alphas=alphas,
+                    title=f"{name}: where each word looked (greedy, torch)",
+                    path=out / f"attention_{name}.png",
+                )
         atomic_write_json(metrics, report)
         flat = {}
         for name in report:
@@ -129,9 +170,8 @@ def evaluate_stage(*, captioners: list[Path], scenes: Path, out_path: Path, metr
         mlflow.log_artifact(str(metrics))
     for name, r in report.items():
         t, h = r["test"]["beam"], r["heldout"]["beam"]
-        print(f"caption_evaluate: {name} test BLEU-4 {t['bleu_4']:.3f}, CIDEr-D {t['cider_d']:.3f}, truthfulness "
-              f"{t['truthfulness']:.3f}; held-out truthfulness {h['truthfulness']:.3f}; onnxruntime = torch on "
-              f"{r['test']['ort_torch_identical']:.1%} of test scenes")
-
-
-# constants from the stage module: SPLITS = ("test", "heldout"); HEADLINE = ("bleu_4", "cider_d", "rouge_l", "truthfulness")
+        print(
+            f"caption_evaluate: {name} test BLEU-4 {t['bleu_4']:.3f}, CIDEr-D {t['cider_d']:.3f}, truthfulness "
+            f"{t['truthfulness']:.3f}; held-out truthfulness {h['truthfulness']:.3f}; onnxruntime = torch on "
+            f"{r['test']['ort_torch_identical']:.1%} of test scenes"
+        )

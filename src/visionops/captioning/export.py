@@ -38,12 +38,15 @@ class _Step(nn.Module):
         super().__init__()
         self.captioner = captioner
 
-    def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.captioner.step(token, h, c, memory)
 
 
-def part_inputs(captioner: nn.Module, spec: dict[str, Any], part: str, *, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def part_inputs(
+    captioner: nn.Module, spec: dict[str, Any], part: str, *, n: int, seed: int = 0
+) -> tuple[torch.Tensor, ...]:
     """Seeded example inputs of one part at batch n (the step's state comes from the encoder on random images)."""
     gen = torch.Generator().manual_seed(seed)
     images = torch.rand(n, *spec["image_shape"], generator=gen)
@@ -71,7 +74,8 @@ def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, *, path: 
     import onnx
 
     wrapper, names, outputs = (
-        (_Encoder(captioner), [IMAGE], [MEMORY, H, C]) if part == "encoder"
+        (_Encoder(captioner), [IMAGE], [MEMORY, H, C])
+        if part == "encoder"
         else (_Step(captioner), [TOKEN, H, C, MEMORY], [LOGITS, H + "_next", C + "_next"])
     )
     example = part_inputs(captioner, spec, part, n=2)
@@ -79,8 +83,14 @@ def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, *, path: 
         # tracing nn.LSTM warns about Python booleans and batch sizes; parity at other batch sizes checks both
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapper.eval(), example, str(path), input_names=names, output_names=outputs, opset_version=opset,
-            dynamo=False, dynamic_axes={name: {0: "batch"} for name in names + outputs},
+            wrapper.eval(),
+            example,
+            str(path),
+            input_names=names,
+            output_names=outputs,
+            opset_version=opset,
+            dynamo=False,
+            dynamic_axes={name: {0: "batch"} for name in names + outputs},
         )
     model = onnx.load_model(str(path))
     prop = model.metadata_props.add()
@@ -92,17 +102,30 @@ def export_part(captioner: nn.Module, spec: dict[str, Any], part: str, *, path: 
 def export_in_subprocess(model: Path, part: str, out: Path, opset: int) -> None:
     """Run `export_part` in a fresh interpreter; its one-line error becomes ours."""
     done = subprocess.run(
-        [sys.executable, "-m", "visionops.captioning.export", "--model", str(model), "--part", part,
-         "--out", str(out), "--opset", str(opset)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "visionops.captioning.export",
+            "--model",
+            str(model),
+            "--part",
+            part,
+            "--out",
+            str(out),
+            "--opset",
+            str(opset),
+        ],
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise UserError(f"exporting {part} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
 
 
-def pair_parity(captioner: nn.Module, spec: dict[str, Any], *, encoder: Path, step: Path,
-                batch_sizes: tuple[int, ...]) -> dict[str, float]:
+def pair_parity(
+    captioner: nn.Module, spec: dict[str, Any], *, encoder: Path, step: Path, batch_sizes: tuple[int, ...]
+) -> dict[str, float]:
     """Max |ORT - torch| over every output of both parts at each batch size."""
     from visionops.core.ort import session
 
@@ -122,7 +145,9 @@ def pair_parity(captioner: nn.Module, spec: dict[str, Any], *, encoder: Path, st
             got = sess.run(None, feeds)
             for name, g, e in zip(("out0", "out1", "out2"), got, expected):
                 if g.shape != tuple(e.shape):
-                    raise UserError(f"{part}: ONNX output {name} has shape {g.shape} at batch {n}, torch {tuple(e.shape)}")
+                    raise UserError(
+                        f"{part}: ONNX output {name} has shape {g.shape} at batch {n}, torch {tuple(e.shape)}"
+                    )
             diffs[f"{part}_batch_{n}"] = max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected))
     return diffs
 
@@ -145,8 +170,11 @@ if __name__ == "__main__":
     main()
 
 
-def export_stage(*, name: Any, model: Any, encoder_path: Any, step_path: Any, metrics_path: Any, params: Any, root: Path) -> None:
-    """The `caption_export` stage's work (see its entry point, visionops.stages.caption_export)."""
+def export_stage(
+    *, name: str, model: Path, encoder_path: Path, step_path: Path, metrics_path: Path, params: Any, root: Path
+) -> None:
+    """Export the captioner in `model` as its ONNX pair, each part in its own process; refuse it unless both match
+    torch."""
 
     import mlflow
 
@@ -161,14 +189,20 @@ def export_stage(*, name: Any, model: Any, encoder_path: Any, step_path: Any, me
         with atomic_path(encoder_path) as encoder, atomic_path(step_path) as step:
             export_in_subprocess(model, "encoder", encoder, params.export.opset)
             export_in_subprocess(model, "decoder_step", step, params.export.opset)
-            diffs = pair_parity(captioner, spec, encoder=encoder, step=step, batch_sizes=params.export.parity_batch_sizes)
+            diffs = pair_parity(
+                captioner, spec, encoder=encoder, step=step, batch_sizes=params.export.parity_batch_sizes
+            )
             worst = check_parity(diffs, params.export.parity_atol)
-        metrics = {"parity_max_abs": diffs, "encoder_bytes": encoder_path.stat().st_size,
-                   "decoder_step_bytes": step_path.stat().st_size}
+        metrics = {
+            "parity_max_abs": diffs,
+            "encoder_bytes": encoder_path.stat().st_size,
+            "decoder_step_bytes": step_path.stat().st_size,
+        }
         atomic_write_json(metrics_path, metrics)
         tracking.log_json_metrics(metrics, prefix="export/")
         mlflow.log_artifact(str(encoder_path), "onnx")
         mlflow.log_artifact(str(step_path), "onnx")
-    print(f"caption_export@{name}: {encoder_path} ({metrics['encoder_bytes'] / 1e6:.2f} MB), {step_path} "
-          f"({metrics['decoder_step_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}")
-
+    print(
+        f"caption_export@{name}: {encoder_path} ({metrics['encoder_bytes'] / 1e6:.2f} MB), {step_path} "
+        f"({metrics['decoder_step_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}"
+    )

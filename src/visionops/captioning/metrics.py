@@ -24,7 +24,9 @@ def overlap_scores(hypotheses: list[str], references: list[list[str]]) -> dict[s
     return {**{f"bleu_{n + 1}": float(b) for n, b in enumerate(bleu)}, "cider_d": float(cider), "rouge_l": float(rouge)}
 
 
-def truthfulness(hypotheses: list[str], scenes: list[list], classes: list[str]) -> tuple[dict[str, float], list[list[str]]]:
+def truthfulness(
+    hypotheses: list[str], scenes: list[list], classes: list[str]
+) -> tuple[dict[str, float], list[list[str]]]:
     """Share of fully true captions, the share of captions with each error type, and each caption's errors.
 
     `scenes` holds each scene's SceneObjects; a caption may carry several error types.

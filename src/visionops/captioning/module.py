@@ -23,8 +23,9 @@ class CaptionBatches:
     the batch's token ids after its longest caption.
     """
 
-    def __init__(self, inputs: torch.Tensor, tokens: torch.Tensor, *, pad: int, batch_size: int, shuffle: bool,
-                 seed: int) -> None:
+    def __init__(
+        self, inputs: torch.Tensor, tokens: torch.Tensor, *, pad: int, batch_size: int, shuffle: bool, seed: int
+    ) -> None:
         self.inputs, self.tokens, self.pad = inputs, tokens, pad
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
@@ -68,7 +69,9 @@ class CaptionModule(pl.LightningModule):
         features = self.features(inputs)
         logits, alpha = self.captioner.decoder(features, seq[:, :-1])
         target = seq[:, 1:]
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=self.pad)
+        loss = nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=self.pad
+        )
         words = target != self.pad
         accuracy = ((logits.argmax(-1) == target) & words).sum() / words.sum()
         if alpha is not None and self.params.attention_reg > 0:

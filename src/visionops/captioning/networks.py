@@ -4,7 +4,8 @@
 - Show, Attend and Tell (Xu et al. 2015): soft attention over the grid at every word, with a gate on the context.
 
 Both decoders work one token at a time through `start` and `step`, which are what the ONNX pair exports:
-encoder.onnx = trunk + `start` (image -> memory, h, c); decoder_step.onnx = `step` (token, h, c, memory -> logits, h, c).
+encoder.onnx = trunk + `start` (image -> memory, h, c);
+decoder_step.onnx = `step` (token, h, c, memory -> logits, h, c).
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ def scratch_trunk(in_channels: int, mean: float, std: float, width: int = 32) ->
     layers: list[nn.Module] = [Normalize(mean, std)]
     c_in = in_channels
     for c_out in (width, 2 * width, 4 * width):
-        layers += [nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                   nn.MaxPool2d(2)]
+        layers += [
+            nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        ]
         c_in = c_out
     return nn.Sequential(*layers)
 
@@ -39,8 +44,9 @@ def classifier_trunk(classifier: nn.Module) -> nn.Sequential:
 
 
 class ShowTellDecoder(nn.Module):
-    def __init__(self, *, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
-                 dropout: float, **_: Any) -> None:
+    def __init__(
+        self, *, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int, dropout: float, **_: Any
+    ) -> None:
         super().__init__()
         # the image vector is a linear map of the whole grid, as a CNN's fully connected layer would be: a mean
         # over the grid would lose where things are, and this captioner has no other way to know
@@ -57,8 +63,9 @@ class ShowTellDecoder(nn.Module):
         _, (h, c) = self.lstm(image)
         return image, h[0], c[0]
 
-    def step(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out, (h1, c1) = self.lstm(self.embed(token)[:, None], (h[None], c[None]))
         return self.out(out[:, 0]), h1[0], c1[0]
 
@@ -70,8 +77,18 @@ class ShowTellDecoder(nn.Module):
 
 
 class AttentionDecoder(nn.Module):
-    def __init__(self, *, vocab_size: int, feature_dim: int, grid: int, embed_dim: int, hidden_dim: int,
-                 attention_dim: int, dropout: float, **_: Any) -> None:
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        feature_dim: int,
+        grid: int,
+        embed_dim: int,
+        hidden_dim: int,
+        attention_dim: int,
+        dropout: float,
+        **_: Any,
+    ) -> None:
         super().__init__()
         self.project = nn.Linear(feature_dim, feature_dim)
         # the grid's cells are told apart by a learned position code: relations need to know where a thing is
@@ -103,13 +120,15 @@ class AttentionDecoder(nn.Module):
         h, c = self.cell(torch.cat([self.embed(token), context], dim=1), (h, c))
         return torch.cat([h, context], dim=1), h, c, alpha
 
-    def step(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, h, c, _ = self.step_with_attention(token, h, c, memory)
         return logits, h, c
 
-    def step_with_attention(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
-                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step_with_attention(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """`step`, and where it looked: attention weights [B, L] over the grid."""
         out, h, c, alpha = self._advance(token, h, c, memory, self.att_memory(memory))
         return self.out(out), h, c, alpha
@@ -142,8 +161,9 @@ class Captioner(nn.Module):
     def start(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.decoder.start(self.features(images))
 
-    def step(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor, memory: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.decoder.step(token, h, c, memory)
 
 
@@ -156,8 +176,13 @@ def build_captioner(spec: dict[str, Any]) -> Captioner:
 
         trunk = classifier_trunk(build_network(spec["classifier_spec"]))
     decoder = DECODERS[spec["decoder"]](
-        vocab_size=len(spec["vocab"]), feature_dim=spec["feature_dim"], grid=spec["grid"], embed_dim=spec["embed_dim"],
-        hidden_dim=spec["hidden_dim"], attention_dim=spec["attention_dim"], dropout=spec["dropout"],
+        vocab_size=len(spec["vocab"]),
+        feature_dim=spec["feature_dim"],
+        grid=spec["grid"],
+        embed_dim=spec["embed_dim"],
+        hidden_dim=spec["hidden_dim"],
+        attention_dim=spec["attention_dim"],
+        dropout=spec["dropout"],
     )
     return Captioner(trunk, decoder)
 

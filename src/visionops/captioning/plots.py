@@ -10,8 +10,15 @@ import numpy as np
 from visionops.core.figures import pyplot
 
 
-def examples_figure(images: np.ndarray, *, generated: list[str], errors: list[list[str]], references: list[list[str]],
-                    title: str, path: Path) -> None:
+def examples_figure(
+    images: np.ndarray,
+    *,
+    generated: list[str],
+    errors: list[list[str]],
+    references: list[list[str]],
+    title: str,
+    path: Path,
+) -> None:
     """One panel per scene: the image, the generated caption (green if fully true, red with its errors if not)
     and two of its references."""
     plt = pyplot()
@@ -25,8 +32,11 @@ def examples_figure(images: np.ndarray, *, generated: list[str], errors: list[li
         ax = axes.flat[i]
         ax.imshow(images[i].transpose(1, 2, 0).squeeze(-1), cmap="gray", vmin=0, vmax=255)
         verdict = "true" if not errors[i] else ", ".join(errors[i])
-        text = "\n".join(textwrap.wrap(generated[i], 34)) + f"\n[{verdict}]\nrefs: " + "\n".join(
-            textwrap.wrap(" | ".join(references[i][:2]), 40))
+        text = (
+            "\n".join(textwrap.wrap(generated[i], 34))
+            + f"\n[{verdict}]\nrefs: "
+            + "\n".join(textwrap.wrap(" | ".join(references[i][:2]), 40))
+        )
         ax.set_title(text, fontsize=7, color="darkgreen" if not errors[i] else "darkred", loc="left")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

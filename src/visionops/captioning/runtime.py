@@ -34,18 +34,29 @@ class OrtCaptioner:
         return {MEMORY: memory, H: h, C: c}
 
     def step(self, tokens: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        logits, h, c = self.step_session.run(None, step_feeds(self.step_session, token=tokens, h=state["h"], c=state["c"],
-                                                               memory=state["memory"]))
+        logits, h, c = self.step_session.run(
+            None, step_feeds(self.step_session, token=tokens, h=state["h"], c=state["c"], memory=state["memory"])
+        )
         return logits, {**state, "h": h, "c": c}
 
     def caption(self, images: np.ndarray, beam_width: int | None = None, batch_size: int = 500) -> list[str]:
         """Captions of float32 images [N, C, H, W] in [0, 1]; beam width 1 is greedy."""
         width = self.meta["beam_width"] if beam_width is None else beam_width
-        ids = decode(self, images, bos=self.vocab.bos, eos=self.vocab.eos, max_length=self.meta["max_length"], beam_width=width, batch_size=batch_size)
+        ids = decode(
+            self,
+            images,
+            bos=self.vocab.bos,
+            eos=self.vocab.eos,
+            max_length=self.meta["max_length"],
+            beam_width=width,
+            batch_size=batch_size,
+        )
         return [self.vocab.decode(row) for row in ids]
 
 
-def step_feeds(sess: Any, *, token: np.ndarray, h: np.ndarray, c: np.ndarray, memory: np.ndarray) -> dict[str, np.ndarray]:
+def step_feeds(
+    sess: Any, *, token: np.ndarray, h: np.ndarray, c: np.ndarray, memory: np.ndarray
+) -> dict[str, np.ndarray]:
     """The step's inputs that the exported graph kept (Show and Tell's step does not read the memory)."""
     given = {TOKEN: token, H: h, C: c, MEMORY: memory}
     return {i.name: given[i.name] for i in sess.get_inputs()}

@@ -10,8 +10,18 @@ from typing import Any
 from visionops.core.lightning import quiet_lightning
 
 
-def train_stage(*, name: str, section_name: str, scenes: Path, classifier_path: Path, checkpoints: Path, model: Path,
-                metrics_path: Path, params: Any, root: Path) -> None:
+def train_stage(
+    *,
+    name: str,
+    section_name: str,
+    scenes: Path,
+    classifier_path: Path,
+    checkpoints: Path,
+    model: Path,
+    metrics_path: Path,
+    params: Any,
+    root: Path,
+) -> None:
     """Train the captioner of params section `section_name` as pipeline model `name`."""
     from visionops.captioning.params import CaptionerParams
 
@@ -43,18 +53,30 @@ def train_stage(*, name: str, section_name: str, scenes: Path, classifier_path: 
         )
         mlflow.log_params(flatten({section_name: section.model_dump()}))
         mlflow.set_tag("model", name)
-        result = fit_captioner(section, train, val, mean=mean, std=std, classifier=classifier, ckpt_dir=checkpoints,
-                               data_digest=digest, section=section_name, logger=logger)
+        result = fit_captioner(
+            section,
+            train,
+            val,
+            mean=mean,
+            std=std,
+            classifier=classifier,
+            ckpt_dir=checkpoints,
+            data_digest=digest,
+            section=section_name,
+            logger=logger,
+        )
         atomic_save(model, lambda tmp: save_model(tmp, result.spec, result.state_dict))
         metrics = {**result.metrics, "train_scenes": len(train.images)}
         atomic_write_json(metrics_path, metrics)
         tracking.log_json_metrics(metrics, prefix="summary/")
         if result.resumed_from:
             mlflow.set_tag("resumed_from", result.resumed_from)
-    print(f"caption_train@{name}: {metrics['epochs']} epochs in {metrics['fit_seconds']:.0f}s "
-          f"(val word accuracy {metrics.get('val_word_acc', float('nan')):.3f}), model in {model}")
+    print(
+        f"caption_train@{name}: {metrics['epochs']} epochs in {metrics['fit_seconds']:.0f}s "
+        f"(val word accuracy {metrics.get('val_word_acc', float('nan')):.3f}), model in {model}"
+    )
 
 
-def _pixel_stats(images: "np.ndarray") -> tuple[float, float]:  # noqa: F821
+def _pixel_stats(images: np.ndarray) -> tuple[float, float]:  # noqa: F821
     sample = images[:2000].astype("float64") / 255.0
     return float(sample.mean()), float(sample.std())

@@ -17,7 +17,7 @@ class Vocab:
         self.pad, self.bos, self.eos, self.unk = (self.index[s] for s in SPECIALS)
 
     @classmethod
-    def build(cls, captions: list[str], min_count: int = 1) -> "Vocab":
+    def build(cls, captions: list[str], min_count: int = 1) -> Vocab:
         counts = Counter(w for c in captions for w in c.split())
         kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
         return cls([*SPECIALS, *kept])

@@ -22,7 +22,15 @@ class AttackResult:
 
 
 def attack_file(
-    image: Path, *, out: Path, eps: float, model_dir: Path, steps: int, restarts: int, step_scale: float, label: str | None = None
+    image: Path,
+    *,
+    out: Path,
+    eps: float,
+    model_dir: Path,
+    steps: int,
+    restarts: int,
+    step_scale: float,
+    label: str | None = None,
 ) -> AttackResult:
     """PGD (both losses, worst case kept) against the torch model, saved as an 8-bit PNG, both classified by ORT.
 
@@ -60,9 +68,13 @@ def attack_file(
     network, _ = load_classifier(torch_file)
     x = torch.from_numpy(pixels[None])
     y = torch.tensor([target])
-    adv = worst_case_pgd(network.eval(), x, y, eps, settings=PGDSettings(steps, restarts, ("ce", "margin"), step_scale), batch=1, seed=0)
+    adv = worst_case_pgd(
+        network.eval(), x, y, eps, settings=PGDSettings(steps, restarts, ("ce", "margin"), step_scale), batch=1, seed=0
+    )
     # 8-bit rounding could step outside the ball; round towards the input instead
-    adv_u8 = np.clip(np.round(adv[0, 0].numpy() * 255.0), np.ceil((pixels[0] - eps) * 255.0), np.floor((pixels[0] + eps) * 255.0))
+    adv_u8 = np.clip(
+        np.round(adv[0, 0].numpy() * 255.0), np.ceil((pixels[0] - eps) * 255.0), np.floor((pixels[0] + eps) * 255.0)
+    )
     adv_u8 = np.clip(adv_u8, 0, 255).astype(np.uint8)
     with atomic_path(out) as tmp:
         Image.fromarray(adv_u8, mode="L").save(tmp, format="PNG")
@@ -70,5 +82,9 @@ def attack_file(
     adv_probs = softmax(predict_logits(sess, saved))[0]
     k_clean, k_adv = int(clean_probs.argmax()), int(adv_probs.argmax())
     return AttackResult(
-        names[k_clean], float(clean_probs[k_clean]), names[k_adv], float(adv_probs[k_adv]), float(np.abs(saved[0] - pixels).max())
+        names[k_clean],
+        float(clean_probs[k_clean]),
+        names[k_adv],
+        float(adv_probs[k_adv]),
+        float(np.abs(saved[0] - pixels).max()),
     )

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 
-def explain(network: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, window: int, stride: int) -> dict[str, np.ndarray]:
+def explain(
+    network: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, window: int, stride: int
+) -> dict[str, np.ndarray]:
     """Occlusion sensitivity, saliency and Grad-CAM maps [N, H, W] for float images [N, C, H, W] in [0, 1]."""
     from captum.attr import LayerAttribution, LayerGradCam, Occlusion, Saliency
 

@@ -7,13 +7,26 @@ from pathlib import Path
 from typing import Any
 
 
-def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: Any, out_path: Any, metrics_path: Any, params: Any, root: Path) -> None:
-    """The `evaluate` stage's work (see its entry point, visionops.stages.evaluate)."""
+def evaluate_stage(
+    *,
+    name: str,
+    onnx: Path,
+    int8: Path,
+    model: Path,
+    data_path: Path,
+    out_path: Path,
+    metrics_path: Path,
+    params: Any,
+    root: Path,
+) -> None:
+    """Evaluate pipeline model `name`: the ONNX (and INT8) model through onnxruntime on the test set, its figures and
+    explanations (from the torch `model`)."""
 
     import mlflow
     import numpy as np
     import torch
 
+    from visionops.classifier import plots
     from visionops.classifier.attribution import explain
     from visionops.classifier.metrics import classification_metrics, confusion, most_confident_mistakes
     from visionops.classifier.model_file import load_classifier
@@ -22,7 +35,6 @@ def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: An
     from visionops.core.io import atomic_dir, atomic_write_json
     from visionops.core.ort import session, softmax
     from visionops.data.prepare import load_prepared
-    from visionops.classifier import plots
 
     ev = params.evaluation
     data = load_prepared(data_path)
@@ -56,7 +68,9 @@ def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: An
             firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(classes)) if (labels == c).any()]
             chosen = firsts[: ev.explain_images]
             images = torch.from_numpy(pixels[chosen])
-            maps = explain(network, images, torch.from_numpy(preds[chosen]), window=ev.occlusion_window, stride=ev.occlusion_stride)
+            maps = explain(
+                network, images, torch.from_numpy(preds[chosen]), window=ev.occlusion_window, stride=ev.occlusion_stride
+            )
             titles = [f"{classes[labels[i]]} → {classes[preds[i]]}" for i in chosen]
             plots.explanations_figure(pixels[chosen, 0], maps, titles, out / "explanations.png")
         tracking.log_json_metrics(metrics, prefix="test/")
@@ -67,4 +81,3 @@ def evaluate_stage(*, name: Any, onnx: Any, int8: Any, model: Any, data_path: An
     if "int8" in metrics:
         line += f"; int8 {metrics['int8']['accuracy']:.4f} at {metrics['int8']['bytes'] / 1e3:.0f} kB"
     print(line)
-

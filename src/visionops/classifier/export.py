@@ -16,13 +16,24 @@ from visionops.core.onnx_export import export_checked, tag_classes
 from visionops.core.ort import session
 
 
-def export_onnx(network: nn.Module, path: Path, *, image_shape: tuple[int, ...], classes: list[str], opset: int) -> None:
+def export_onnx(
+    network: nn.Module, path: Path, *, image_shape: tuple[int, ...], classes: list[str], opset: int
+) -> None:
     """Write a classifier as one ONNX file taking float pixels [batch, C, H, W] in [0, 1]."""
-    export_checked(network, (torch.rand(2, *image_shape),), input_names=[INPUT_NAME], output_name=OUTPUT_NAME, path=path,
-                   classes=classes, opset=opset)
+    export_checked(
+        network,
+        (torch.rand(2, *image_shape),),
+        input_names=[INPUT_NAME],
+        output_name=OUTPUT_NAME,
+        path=path,
+        classes=classes,
+        opset=opset,
+    )
 
 
-def parity(network: nn.Module, path: Path, *, image_shape: tuple[int, ...], batch_sizes: tuple[int, ...], seed: int = 0) -> dict[str, float]:
+def parity(
+    network: nn.Module, path: Path, *, image_shape: tuple[int, ...], batch_sizes: tuple[int, ...], seed: int = 0
+) -> dict[str, float]:
     """Max |ORT - torch| of the logits at each batch size, on random pixels."""
     sess = session(path)
     gen = torch.Generator().manual_seed(seed)
@@ -73,8 +84,9 @@ def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, classes: list[
     onnx.checker.check_model(str(out), full_check=True)
 
 
-def export_stage(*, name: str, model: Path, data: Path, onnx_out: Path, int8_out: Path, metrics_out: Path,
-                 params: Any, root: Path) -> None:
+def export_stage(
+    *, name: str, model: Path, data: Path, onnx_out: Path, int8_out: Path, metrics_out: Path, params: Any, root: Path
+) -> None:
     """The `export@<name>` stage: ONNX (refused unless it matches torch), the INT8 model, metrics, MLflow run."""
     import mlflow
 
@@ -108,5 +120,7 @@ def export_stage(*, name: str, model: Path, data: Path, onnx_out: Path, int8_out
         atomic_write_json(metrics_out, metrics)
         tracking.log_json_metrics(metrics, prefix="export/")
         mlflow.log_artifact(str(onnx_out), "onnx")
-    print(f"export@{name}: {onnx_out} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}"
-          + (f", int8 {metrics['int8_bytes'] / 1e6:.2f} MB" if settings.quantize else ""))
+    print(
+        f"export@{name}: {onnx_out} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}"
+        + (f", int8 {metrics['int8_bytes'] / 1e6:.2f} MB" if settings.quantize else "")
+    )

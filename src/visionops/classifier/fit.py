@@ -60,7 +60,9 @@ def fit_classifier(
 
     pl.seed_everything(params.seed, workers=True, verbose=False)
     settings = resolve_device_settings(params)
-    spec = network_spec(params, num_classes=len(data.classes), in_channels=int(data.train_x.shape[1]), mean=data.mean, std=data.std)
+    spec = network_spec(
+        params, num_classes=len(data.classes), in_channels=int(data.train_x.shape[1]), mean=data.mean, std=data.std
+    )
     network = build_network(spec)
     if settings["channels_last"]:
         network = network.to(memory_format=torch.channels_last)
@@ -84,10 +86,18 @@ def fit_classifier(
     adversarial = params.adversarial.method != "none"
     # an adversarially trained model keeps its most robust epoch (guards fast AT's catastrophic overfitting)
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor="val/pgd_acc" if adversarial else "val/acc", mode="max", save_last=True, enable_version_counter=False
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor="val/pgd_acc" if adversarial else "val/acc",
+        mode="max",
+        save_last=True,
+        enable_version_counter=False,
     )
-    report = epoch_report({"train loss": "train/loss_epoch", "val acc": "val/acc", "val PGD acc": "val/pgd_acc"},
-                          after_validation=True, digits=4)
+    report = epoch_report(
+        {"train loss": "train/loss_epoch", "val acc": "val/acc", "val PGD acc": "val/pgd_acc"},
+        after_validation=True,
+        digits=4,
+    )
     callbacks = [checkpoint, report, *(callbacks or [])]
     if logger is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))

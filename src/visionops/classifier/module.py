@@ -77,7 +77,13 @@ class ClassifierModule(pl.LightningModule):
         self.log("val/loss", self.loss(logits, y), on_epoch=True, sync_dist=True)
         self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True)
         if self.adversarial is not None and batch_idx == 0:
-            self.log("val/pgd_acc", self.pgd_check(x, y), on_epoch=True, batch_size=self.adversarial.check_images, sync_dist=True)
+            self.log(
+                "val/pgd_acc",
+                self.pgd_check(x, y),
+                on_epoch=True,
+                batch_size=self.adversarial.check_images,
+                sync_dist=True,
+            )
 
     def pgd_check(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """PGD accuracy at the full eps on the first held-out images: fast adversarial training can collapse
@@ -89,7 +95,9 @@ class ClassifierModule(pl.LightningModule):
         x, y = x[: adv.check_images], y[: adv.check_images]
         generator = torch.Generator(device=x.device)
         generator.manual_seed(0)
-        x_adv = pgd(self, x, y, adv.eps, steps=adv.check_steps, step_size=2.5 * adv.eps / adv.check_steps, generator=generator)
+        x_adv = pgd(
+            self, x, y, adv.eps, steps=adv.check_steps, step_size=2.5 * adv.eps / adv.check_steps, generator=generator
+        )
         with torch.no_grad():
             return (self(x_adv).argmax(1) == y).float().mean().item()
 

@@ -72,7 +72,8 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     def __init__(
         self,
-        *, widths: tuple[int, int, int] = (32, 64, 128),
+        *,
+        widths: tuple[int, int, int] = (32, 64, 128),
         blocks: int = 1,
         stem_pool: bool = False,
         num_classes: int = 10,
@@ -114,7 +115,10 @@ def build_network(spec: dict[str, Any]) -> nn.Module:
         return LeNet5(**common)
     if kind == "resnet":
         return ResNet(
-            widths=tuple(spec["resnet_widths"]), blocks=spec["resnet_blocks"], stem_pool=spec["resnet_stem_pool"], **common
+            widths=tuple(spec["resnet_widths"]),
+            blocks=spec["resnet_blocks"],
+            stem_pool=spec["resnet_stem_pool"],
+            **common,
         )
     raise ValueError(f"unknown network {kind!r}")
 

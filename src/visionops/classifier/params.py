@@ -24,7 +24,7 @@ class AdversarialParams(Section):
     check_steps: int = Field(10, ge=1)
 
     @model_validator(mode="after")
-    def _eps_when_training(self) -> "AdversarialParams":
+    def _eps_when_training(self) -> AdversarialParams:
         if self.method != "none" and self.eps <= 0:
             raise ValueError(f"eps must be > 0 for adversarial training with method {self.method}")
         return self

@@ -25,7 +25,9 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], path: Path) -> None
     plt.close(fig)
 
 
-def mistakes_figure(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: list[str], *, path: Path) -> None:
+def mistakes_figure(
+    images: np.ndarray, labels: np.ndarray, probs: np.ndarray, classes: list[str], *, path: Path
+) -> None:
     """Grid of images [N, H, W] with 'true -> predicted (p)' titles."""
     plt = pyplot()
     n = max(len(images), 1)

@@ -15,7 +15,7 @@ INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
 
 
-def predict_logits(sess: "onnxruntime.InferenceSession", pixels: np.ndarray, batch_size: int = 1000) -> np.ndarray:  # noqa: F821
+def predict_logits(sess: onnxruntime.InferenceSession, pixels: np.ndarray, batch_size: int = 1000) -> np.ndarray:  # noqa: F821
     """Logits for float32 pixels in [0, 1], shape [N, C, H, W], in batches."""
     outputs = [
         sess.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(pixels[i : i + batch_size], dtype=np.float32)})[0]
@@ -37,7 +37,10 @@ def load_images(paths: list[Path], size: tuple[int, int] = (28, 28)) -> list[tup
             with Image.open(path) as img:
                 gray = img.convert("L")
                 if gray.size != size:
-                    print(f"note: {path} is {gray.size[0]}x{gray.size[1]}, resized to {size[0]}x{size[1]}", file=sys.stderr)
+                    print(
+                        f"note: {path} is {gray.size[0]}x{gray.size[1]}, resized to {size[0]}x{size[1]}",
+                        file=sys.stderr,
+                    )
                     gray = gray.resize(size, Image.Resampling.BILINEAR)
                 loaded.append((path, np.asarray(gray, dtype=np.float32)[None] / 255.0))
         except FileNotFoundError:
@@ -47,7 +50,9 @@ def load_images(paths: list[Path], size: tuple[int, int] = (28, 28)) -> list[tup
     return loaded
 
 
-def predict_files(model: Path, images: list[tuple[Path, np.ndarray]], threads: int = 0) -> list[tuple[Path, str, float]]:
+def predict_files(
+    model: Path, images: list[tuple[Path, np.ndarray]], threads: int = 0
+) -> list[tuple[Path, str, float]]:
     sess = session(model, threads)
     names = class_names(sess)
     probs = softmax(predict_logits(sess, np.stack([pixels for _, pixels in images])))

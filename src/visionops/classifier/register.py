@@ -9,8 +9,9 @@ from typing import Any
 from visionops.core.errors import UserError
 
 
-def register_stage(*, name: str, onnx: Path, metrics: Path, robustness_path: Path, data: Path, out: Path, params: Any,
-                   root: Path) -> None:
+def register_stage(
+    *, name: str, onnx: Path, metrics: Path, robustness_path: Path, data: Path, out: Path, params: Any, root: Path
+) -> None:
     """Register the ONNX classifier of pipeline model `name`; its rule may ask for floors on PGD accuracy too."""
     import mlflow
 

@@ -11,8 +11,9 @@ from visionops.core.errors import UserError
 MODEL_FILE, ONNX_FILE = "classifier.pt", "classifier.onnx"
 
 
-def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, metrics_path: Path, params: Any, root: Path
-                     ) -> None:
+def robustness_stage(
+    *, models: list[Path], data_path: Path, out_path: Path, metrics_path: Path, params: Any, root: Path
+) -> None:
     """Attack the classifier in each folder of `models` (named by the folder); write the curve, figures and metrics."""
     rp = params.robustness
 
@@ -44,16 +45,32 @@ def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, met
             name = folder.name
             network, _ = load_classifier(folder / MODEL_FILE)
             network = network.to(device).eval()
-            curve = robustness_curve(network, x, y, eps_list=list(rp.eps), headline_eps=rp.headline_eps, settings=settings, large_eps=rp.large_eps, batch=rp.batch_size, seed=rp.seed)
-            ort_logits = predict_logits(session(folder / ONNX_FILE, params.evaluation.ort_threads), curve.adversarial.cpu().numpy(),
-                                        rp.batch_size)
+            curve = robustness_curve(
+                network,
+                x,
+                y,
+                eps_list=list(rp.eps),
+                headline_eps=rp.headline_eps,
+                settings=settings,
+                large_eps=rp.large_eps,
+                batch=rp.batch_size,
+                seed=rp.seed,
+            )
+            ort_logits = predict_logits(
+                session(folder / ONNX_FILE, params.evaluation.ort_threads),
+                curve.adversarial.cpu().numpy(),
+                rp.batch_size,
+            )
             torch_acc = curve.at(rp.headline_eps)
             ort_acc = float((ort_logits.argmax(1) == y.cpu().numpy()).mean())
             checks = sanity_checks(curve, rp.sanity_tolerance, rp.large_eps_max_accuracy)
             gap = abs(ort_acc - torch_acc)
             failures += [f"{name}: {c.name} ({c.detail})" for c in checks if not c.passed]
             if gap > rp.transfer_max_gap:
-                failures.append(f"{name}: onnxruntime accuracy {ort_acc:.4f} vs torch {torch_acc:.4f} on the same adversarial images")
+                failures.append(
+                    f"{name}: onnxruntime accuracy {ort_acc:.4f} vs torch {torch_acc:.4f} "
+                    "on the same adversarial images"
+                )
             curves[name] = curve
             metrics[name] = {
                 "clean": curve.clean,
@@ -71,9 +88,12 @@ def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, met
             for eps, f, p in zip(curve.eps, curve.fgsm, curve.pgd):
                 mlflow.log_metric(f"{name}/fgsm_acc", f, step=round(eps * 1000))
                 mlflow.log_metric(f"{name}/pgd_acc", p, step=round(eps * 1000))
-            tracking.log_json_metrics({k: v for k, v in metrics[name].items() if not isinstance(v, dict)}, prefix=f"{name}/")
+            tracking.log_json_metrics(
+                {k: v for k, v in metrics[name].items() if not isinstance(v, dict)}, prefix=f"{name}/"
+            )
             print(
-                f"robustness: {name}: clean {curve.clean:.4f}, at eps {rp.headline_eps} FGSM {metrics[name]['fgsm_headline']:.4f}, "
+                f"robustness: {name}: clean {curve.clean:.4f}, at eps {rp.headline_eps} "
+                f"FGSM {metrics[name]['fgsm_headline']:.4f}, "
                 f"PGD {torch_acc:.4f} (onnxruntime {ort_acc:.4f}), eps {rp.large_eps} PGD {curve.large_eps_pgd:.4f}",
                 flush=True,
             )
@@ -87,20 +107,25 @@ def robustness_stage(*, models: list[Path], data_path: Path, out_path: Path, met
             names = list(curves)
             rows = ["eps," + ",".join(f"{n}_{a}" for n in names for a in ("fgsm", "pgd"))]
             for i, eps in enumerate(rp.eps):
-                rows.append(f"{eps}," + ",".join(f"{getattr(curves[n], a)[i]:.4f}" for n in names for a in ("fgsm", "pgd")))
+                rows.append(
+                    f"{eps}," + ",".join(f"{getattr(curves[n], a)[i]:.4f}" for n in names for a in ("fgsm", "pgd"))
+                )
             (out / "curve.csv").write_text("\n".join(rows) + "\n")
             plots.curves_figure(curves, out / "robust_accuracy.png")
             for name, curve in curves.items():
                 shown = _examples(curve, y, rp.examples)
                 plots.adversarial_examples_figure(
-                    x[shown, 0].cpu().numpy(), curve.adversarial[shown, 0].cpu().numpy(), labels=y[shown].cpu().numpy(),
-                    predicted=curve.predictions[shown].cpu().numpy(), classes=data.classes, eps=rp.headline_eps, path=out / f"examples_{name}.png",
+                    x[shown, 0].cpu().numpy(),
+                    curve.adversarial[shown, 0].cpu().numpy(),
+                    labels=y[shown].cpu().numpy(),
+                    predicted=curve.predictions[shown].cpu().numpy(),
+                    classes=data.classes,
+                    eps=rp.headline_eps,
+                    path=out / f"examples_{name}.png",
                 )
             mlflow.log_artifacts(str(out), "robustness")
         atomic_write_json(metrics_path, metrics)
         mlflow.log_artifact(str(metrics_path), "robustness")
-
-
 
 
 def _examples(curve, labels, n: int):

@@ -10,8 +10,17 @@ from typing import Any
 from visionops.core.lightning import quiet_lightning
 
 
-def train_stage(*, name: str, section: str, data_path: Path, checkpoints: Path, model: Path, metrics_path: Path,
-                params: Any, root: Path) -> None:
+def train_stage(
+    *,
+    name: str,
+    section: str,
+    data_path: Path,
+    checkpoints: Path,
+    model: Path,
+    metrics_path: Path,
+    params: Any,
+    root: Path,
+) -> None:
     """Train the classifier of params section `section` as pipeline model `name`."""
     from visionops.classifier.params import ClassifierParams
 
@@ -51,9 +60,10 @@ def train_stage(*, name: str, section: str, data_path: Path, checkpoints: Path, 
         mlflow.log_artifact(str(checkpoints / "best.ckpt"), "checkpoints")
         if result.resumed_from:
             mlflow.set_tag("resumed_from", result.resumed_from)
-    best = ", ".join(f"{k.removesuffix('_best').replace('_', ' ')} {v:.4f}" for k, v in metrics.items() if k.endswith("_best"))
+    best = ", ".join(
+        f"{k.removesuffix('_best').replace('_', ' ')} {v:.4f}" for k, v in metrics.items() if k.endswith("_best")
+    )
     print(
         f"train@{name}: {classifier.network}, best {best}, "
         f"torch test acc {metrics['test_acc_torch']:.4f} in {metrics['fit_seconds']:.0f}s"
     )
-

@@ -106,8 +106,15 @@ class DeviceDataModule(pl.LightningDataModule):
     `splits` maps "train", "val" and "test" to (images [N, C, H, W] uint8, labels [N]).
     """
 
-    def __init__(self, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], *, batch_size: int,
-                 augment: AugmentParams, seed: int, eval_batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+        *,
+        batch_size: int,
+        augment: AugmentParams,
+        seed: int,
+        eval_batch_size: int = 1000,
+    ) -> None:
         super().__init__()
         self.splits, self.batch_size, self.augment, self.seed = splits, batch_size, augment, seed
         self.eval_batch_size = eval_batch_size
@@ -122,8 +129,16 @@ class DeviceDataModule(pl.LightningDataModule):
     def batches(self, split: str, batch_size: int, train: bool) -> DeviceBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         x, y = self.on_device[split]
-        return DeviceBatches(x, y, batch_size, shuffle=train, augment_params=self.augment if train else None,
-                             seed=self.seed, rank=rank, world_size=world)
+        return DeviceBatches(
+            x,
+            y,
+            batch_size,
+            shuffle=train,
+            augment_params=self.augment if train else None,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
 
     def train_dataloader(self) -> DeviceBatches:
         batches = self.batches("train", self.batch_size, train=True)

@@ -40,8 +40,12 @@ def inherit_variants(raw: Any, variants: dict[str, str]) -> Any:
 def unknown_budget_keys(params: BaseModel, budgets: dict[str, dict[str, Any]]) -> list[str]:
     """Budget overrides that name no key of the params (`budgets.tiny: 'x.y'`)."""
     plain = params.model_dump(exclude={"budgets"})
-    return [f"budgets.{budget}: '{key}'" for budget, overrides in budgets.items() for key in overrides
-            if not has_key(plain, key)]
+    return [
+        f"budgets.{budget}: '{key}'"
+        for budget, overrides in budgets.items()
+        for key in overrides
+        if not has_key(plain, key)
+    ]
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -62,8 +62,11 @@ def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, dig
                 return
             m = trainer.callback_metrics
             parts = ", ".join(f"{label} {float(m[key]):.{digits}f}" for label, key in metrics.items() if key in m)
-            print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {parts} "
-                  f"({time.perf_counter() - self.started:.0f}s)", flush=True)
+            print(
+                f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {parts} "
+                f"({time.perf_counter() - self.started:.0f}s)",
+                flush=True,
+            )
 
         def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             if after_validation:

@@ -26,7 +26,9 @@ def load_blob(path: Path, stage: str) -> dict[str, Any]:
         raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro {stage} -f") from None
 
 
-def rebuild(path: Path, *, stage: str, network: str | None, filename: str, build: Any) -> tuple[nn.Module, dict[str, Any]]:
+def rebuild(
+    path: Path, *, stage: str, network: str | None, filename: str, build: Any
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a saved network from its file in eval mode; return (module, spec).
 
     `network` is the spec's kind that the file must hold (None: any); `build` turns the spec into the module.

@@ -1,4 +1,5 @@
-"""Torch module -> one checked ONNX file with a dynamic batch axis, class names in its metadata, and the parity verdict."""
+"""Torch module -> one checked ONNX file with a dynamic batch axis and class names in its metadata; the parity
+verdict."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from visionops.core.errors import UserError
 from visionops.core.ort import CLASSES_KEY
 
 
-def export_checked(network: nn.Module, example: tuple[torch.Tensor, ...], *, input_names: list[str], output_name: str,
-                   path: Path, classes: list[str], opset: int) -> None:
+def export_checked(
+    network: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    *,
+    input_names: list[str],
+    output_name: str,
+    path: Path,
+    classes: list[str],
+    opset: int,
+) -> None:
     """Write `network` as one checked ONNX file, every input's first axis a dynamic batch."""
     import onnx
 
@@ -35,7 +44,7 @@ def export_checked(network: nn.Module, example: tuple[torch.Tensor, ...], *, inp
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def tag_classes(model: "onnx.ModelProto", classes: list[str]) -> None:  # noqa: F821
+def tag_classes(model: onnx.ModelProto, classes: list[str]) -> None:  # noqa: F821
     """Store the class names in the model, so a shipped .onnx file needs nothing beside it."""
     for prop in model.metadata_props:
         if prop.key == CLASSES_KEY:
@@ -54,5 +63,3 @@ def check_parity(diffs: dict[str, float], atol: float) -> float:
             "the export is wrong, not saved"
         )
     return worst
-
-

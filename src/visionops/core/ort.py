@@ -20,8 +20,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def session(model: str | Path, threads: int = 0, missing_hint: str = "run the export stage first (dvc repro export)"
-            ) -> "onnxruntime.InferenceSession":  # noqa: F821
+def session(
+    model: str | Path, threads: int = 0, missing_hint: str = "run the export stage first (dvc repro export)"
+) -> onnxruntime.InferenceSession:  # noqa: F821
     """An ORT session with explicit thread counts and no spinning, which would steal the cores from torch."""
     import onnxruntime as ort
 
@@ -38,10 +39,12 @@ def session(model: str | Path, threads: int = 0, missing_hint: str = "run the ex
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
-        raise UserError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0]}); run dvc repro export -f") from None
+        raise UserError(
+            f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0]}); run dvc repro export -f"
+        ) from None
 
 
-def class_names(sess: "onnxruntime.InferenceSession") -> list[str]:  # noqa: F821
+def class_names(sess: onnxruntime.InferenceSession) -> list[str]:  # noqa: F821
     meta = sess.get_modelmeta().custom_metadata_map
     return json.loads(meta[CLASSES_KEY]) if CLASSES_KEY in meta else []
 

@@ -41,23 +41,30 @@ def judge(rule: PromotionRule, metrics: dict[str, float], champion_score: float 
         if value < floor:
             return Verdict(False, f"{key} {value:.4f} < floor {floor}")
     if rule.score not in metrics:
-        raise UserError(f"the promotion rule scores '{rule.score}', which was not measured (have: {', '.join(metrics)})")
+        raise UserError(
+            f"the promotion rule scores '{rule.score}', which was not measured (have: {', '.join(metrics)})"
+        )
     score = metrics[rule.score]
     if champion_score is None:
         promoted, reason = True, "no champion yet"
     elif rule.higher_is_better:
         promoted = score >= champion_score + rule.margin
-        reason = f"{rule.score} {score:.4f} {'>=' if promoted else '<'} champion {champion_score:.4f} + margin {rule.margin}"
+        reason = (
+            f"{rule.score} {score:.4f} {'>=' if promoted else '<'} champion {champion_score:.4f} + margin {rule.margin}"
+        )
     else:
         promoted = score <= champion_score - rule.margin
-        reason = f"{rule.score} {score:.4f} {'<=' if promoted else '>'} champion {champion_score:.4f} - margin {rule.margin}"
+        reason = (
+            f"{rule.score} {score:.4f} {'<=' if promoted else '>'} champion {champion_score:.4f} - margin {rule.margin}"
+        )
     if promoted and rule.floors:
         reason += "; " + " and ".join(f"{key} {metrics[key]:.4f} >= {floor}" for key, floor in rule.floors.items())
     return Verdict(promoted, reason)
 
 
-def register_onnx(onnx_path: Path, *, rule: PromotionRule, metrics: dict[str, float], example: Any,
-                  tags: dict[str, str]) -> Registration:
+def register_onnx(
+    onnx_path: Path, *, rule: PromotionRule, metrics: dict[str, float], example: Any, tags: dict[str, str]
+) -> Registration:
     """Log the ONNX file to the active run, register it under the rule's name, and move the aliases.
 
     `example` is the input array (fed to the model's only input) or a dict of named inputs.
@@ -84,8 +91,9 @@ def register_onnx(onnx_path: Path, *, rule: PromotionRule, metrics: dict[str, fl
     return promote_version(str(info.registered_model_version), rule=rule, metrics=metrics, tags=tags)
 
 
-def promote_version(version: str, *, rule: PromotionRule, metrics: dict[str, float], tags: dict[str, str]
-                    ) -> Registration:
+def promote_version(
+    version: str, *, rule: PromotionRule, metrics: dict[str, float], tags: dict[str, str]
+) -> Registration:
     """Tag a new model version, make it challenger, and champion if `judge` says so."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -67,6 +68,6 @@ class PromotionRule(Section):
     @field_validator("floors")
     @classmethod
     def _finite_floors(cls, floors: dict[str, Any]) -> dict[str, Any]:
-        if any(not isinstance(v, int | float) or v != v for v in floors.values()):
+        if any(not isinstance(v, int | float) or math.isnan(v) for v in floors.values()):
             raise ValueError("every floor must be a number")
         return floors

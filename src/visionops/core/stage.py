@@ -101,7 +101,7 @@ class ParamsView:
         self.params, self.declared, self.stage = params, set(declared), stage
 
     def read(self, key: str, value: Any) -> Any:
-        if key.split(".")[0] in EXEMPT_SECTIONS or _covers(self.declared, key):
+        if key.split(".", maxsplit=1)[0] in EXEMPT_SECTIONS or _covers(self.declared, key):
             return value
         if _below(self.declared, key) and hasattr(value, "model_dump"):
             return _PartialSection(value, key, self)

@@ -52,7 +52,9 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     commit = out.stdout.strip() if out.returncode == 0 else "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+    )
     return f"{commit}-dirty" if commit != "unknown" and dirty.stdout.strip() else commit
 
 
@@ -98,6 +100,8 @@ def log_json_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
     from visionops.core.config import flatten
 
     numeric = {
-        f"{prefix}{k}": float(v) for k, v in flatten(metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)
+        f"{prefix}{k}": float(v)
+        for k, v in flatten(metrics).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
     }
     mlflow.log_metrics(numeric)

@@ -21,7 +21,9 @@ def _decompress(blob: bytes, origin: str) -> bytes:
     try:
         return gzip.decompress(blob)
     except (OSError, EOFError, zlib.error) as exc:
-        raise UserError(f"{origin} is a corrupt or truncated gzip file ({exc}); replace it or remove it from the mirror") from None
+        raise UserError(
+            f"{origin} is a corrupt or truncated gzip file ({exc}); replace it or remove it from the mirror"
+        ) from None
 
 
 def _from_mirror(name: str, mirrors: list[Path]) -> tuple[bytes, str] | None:
@@ -44,7 +46,9 @@ def _download(name: str, urls: tuple[str, ...], timeout: float) -> tuple[bytes, 
     raise ConnectionError("; ".join(failures))
 
 
-def fetch_idx(source: IdxSource, dest: Path, mirrors: list[Path] | None = None, timeout: float = 30.0) -> dict[str, str]:
+def fetch_idx(
+    source: IdxSource, dest: Path, mirrors: list[Path] | None = None, timeout: float = 30.0
+) -> dict[str, str]:
     """Write the decompressed, verified files of `source` into `dest`; return {file: origin}.
 
     Every file is checked before `dest` is replaced, so a failure leaves the previous `dest` as it was.
@@ -93,4 +97,3 @@ def fetch_stage(*, out: Path, params: Any, root: Path) -> None:
     origins = fetch_idx(idx_source(params.data.dataset), out)
     for name, origin in origins.items():
         print(f"fetch: {name} verified (sha256) from {origin}")
-

@@ -16,7 +16,7 @@ class DataParams(Section):
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
-    def _folder_for_imagefolder(self) -> "DataParams":
+    def _folder_for_imagefolder(self) -> DataParams:
         if self.dataset == "imagefolder" and not self.image_folder:
             raise ValueError("data.image_folder must name a folder when data.dataset is imagefolder")
         return self

@@ -69,7 +69,13 @@ def prepare(raw: Path, classes: list[str], val_fraction: float, seed: int) -> tu
     mean, std = float(pixels.mean()), float(pixels.std())
     splits = {"train": train, "val": val, "test": test}
     tensors = {"classes": list(classes), "mean": mean, "std": std}
-    manifest = {"classes": list(classes), "mean": mean, "std": std, "image_shape": list(train.images.shape[1:]), "splits": {}}
+    manifest = {
+        "classes": list(classes),
+        "mean": mean,
+        "std": std,
+        "image_shape": list(train.images.shape[1:]),
+        "splits": {},
+    }
     for name, split in splits.items():
         tensors[f"{name}_x"] = torch.from_numpy(split.images)
         tensors[f"{name}_y"] = torch.from_numpy(split.labels)
@@ -91,19 +97,28 @@ def read_classes(raw: Path, default: tuple[str, ...]) -> list[str]:
 class Prepared:
     """The prepared dataset, as tensors (CPU until moved)."""
 
-    train_x: "torch.Tensor"  # noqa: F821
-    train_y: "torch.Tensor"  # noqa: F821
-    val_x: "torch.Tensor"  # noqa: F821
-    val_y: "torch.Tensor"  # noqa: F821
-    test_x: "torch.Tensor"  # noqa: F821
-    test_y: "torch.Tensor"  # noqa: F821
+    train_x: torch.Tensor  # noqa: F821
+    train_y: torch.Tensor  # noqa: F821
+    val_x: torch.Tensor  # noqa: F821
+    val_y: torch.Tensor  # noqa: F821
+    test_x: torch.Tensor  # noqa: F821
+    test_y: torch.Tensor  # noqa: F821
     classes: list[str]
     mean: float
     std: float
 
-    def splits(self) -> dict[str, tuple["torch.Tensor", "torch.Tensor"]]:  # noqa: F821
+    def splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:  # noqa: F821
         """{"train" | "val" | "test": (images, labels)}."""
         return {name: (getattr(self, f"{name}_x"), getattr(self, f"{name}_y")) for name in ("train", "val", "test")}
+
+
+def prepared_classes(folder: Path) -> list[str]:
+    """The class names of the prepared dataset in `folder`, from its manifest (without loading the tensors)."""
+    path = folder / MANIFEST_FILE
+    try:
+        return list(json.loads(path.read_text())["classes"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{path} cannot be read ({exc}); run the prepare stage first (dvc repro prepare)") from None
 
 
 def load_prepared(folder: Path) -> Prepared:
@@ -136,4 +151,3 @@ def prepare_stage(*, raw: Path, out: Path, params: Any, root: Path) -> None:
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
     print(f"prepare: {counts} images of {len(classes)} classes into {out}")
-

@@ -25,12 +25,14 @@ class Reference:
     radii: torch.Tensor
 
     @classmethod
-    def of(cls, features: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> "Reference":
+    def of(cls, features: torch.Tensor, labels: torch.Tensor, num_classes: int, k: int) -> Reference:
         return cls(features, labels, num_classes, knn_radii(features.float(), k))
 
 
 @torch.no_grad()
-def draw_samples(generator: nn.Module, n: int, seed: int, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor | None]:
+def draw_samples(
+    generator: nn.Module, n: int, seed: int, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n seeded samples; a conditional generator gets the classes in equal shares (labels cycle)."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, generator.latent_dim, generator=gen)
@@ -54,10 +56,16 @@ def per_class_fd(reference: Reference, features: torch.Tensor, labels: torch.Ten
 def judge_features(
     reference: Reference, features: torch.Tensor, labels: torch.Tensor | None, settings: GANEvaluationParams
 ) -> dict[str, float | list[float]]:
-    """FD, KID, precision/recall; with labels (the asked-for classes, or the true ones for real images), FD per class."""
+    """FD, KID, precision/recall; with labels (the asked-for classes, or the true ones for real images), FD per
+    class."""
     result: dict[str, float | list[float]] = dict(
         sample_quality(
-            reference.features, features, k=settings.knn_k, kid_subsets=settings.kid_subsets, kid_subset_size=settings.kid_subset_size, seed=settings.seed,
+            reference.features,
+            features,
+            k=settings.knn_k,
+            kid_subsets=settings.kid_subsets,
+            kid_subset_size=settings.kid_subset_size,
+            seed=settings.seed,
             real_radii=reference.radii,
         )
     )
@@ -75,7 +83,9 @@ def evaluate_generator(
     predicted = logits.argmax(1)
     metrics = judge_features(reference, features, labels, settings)
     metrics["fd_ratio"] = metrics["fd"] / max(floor["fd"], 1e-12)
-    metrics["class_shares"] = (torch.bincount(predicted, minlength=reference.num_classes).float() / len(predicted)).tolist()
+    metrics["class_shares"] = (
+        torch.bincount(predicted, minlength=reference.num_classes).float() / len(predicted)
+    ).tolist()
     if labels is not None:
         metrics["conditional_accuracy"] = float((predicted == labels).float().mean())
         metrics["fd_per_class_ratio"] = [
@@ -86,7 +96,9 @@ def evaluate_generator(
 
 
 @torch.no_grad()
-def nearest_training_images(samples: torch.Tensor, train_x: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_training_images(
+    samples: torch.Tensor, train_x: torch.Tensor, chunk: int = 8192
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For each sample, the closest training image in pixel L2 (memorisation check): (images, distances)."""
     flat = samples.flatten(1).float()
     best_d = torch.full((len(flat),), float("inf"))
@@ -124,8 +136,17 @@ def classifier_version(classifier: Path, registry: Path | None) -> dict[str, str
     return version
 
 
-def evaluate_stage(*, generator_folders: list[Path], classifier_path: Path, classifier_registry: Path | None, data_path: Path,
-                   out_path: Path, metrics_path: Path, params: Any, root: Path) -> None:
+def evaluate_stage(
+    *,
+    generator_folders: list[Path],
+    classifier_path: Path,
+    classifier_registry: Path | None,
+    data_path: Path,
+    out_path: Path,
+    metrics_path: Path,
+    params: Any,
+    root: Path,
+) -> None:
     """Judge the generator in each folder of `generator_folders` against the test set, beside the real floor."""
     settings = params.gan_evaluation
 
@@ -148,26 +169,42 @@ def evaluate_stage(*, generator_folders: list[Path], classifier_path: Path, clas
 
     test_features, _ = features_and_logits(classifier, data.test_x, settings.batch_size)
     reference = Reference.of(test_features, data.test_y, len(classes), settings.knn_k)
-    real_pick = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(settings.seed))[: settings.samples]
+    real_pick = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(settings.seed))[
+        : settings.samples
+    ]
     real_features, _ = features_and_logits(classifier, data.train_x[real_pick], settings.batch_size)
     floor = judge_features(reference, real_features, data.train_y[real_pick], settings)
-    report: dict = {"samples": settings.samples, "feature_classifier": classifier_version(classifier_path, classifier_registry), "floor": floor}
+    report: dict = {
+        "samples": settings.samples,
+        "feature_classifier": classifier_version(classifier_path, classifier_registry),
+        "floor": floor,
+    }
 
     with tracking.stage_run("gan_evaluate", params.tracking, root), atomic_dir(out_path) as out:
         mlflow.log_params({f"gan_evaluation.{k}": v for k, v in settings.model_dump().items() if k != "gates"})
         mlflow.set_tags({f"feature_classifier.{k}": v for k, v in report["feature_classifier"].items()})
         for name, generator in generators.items():
-            metrics, samples, labels, predicted = evaluate_generator(generator, classifier, reference, floor, settings=settings)
+            metrics, samples, labels, predicted = evaluate_generator(
+                generator, classifier, reference, floor, settings=settings
+            )
             report[name] = metrics
             # per class: the asked-for class (conditional), else the class the classifier sees
             by_class = labels if labels is not None else predicted
-            rows = [(classes[k], samples[by_class == k][: settings.grid_per_class].numpy()) for k in range(len(classes))]
-            title = f"{name}: " + ("samples by asked-for class" if labels is not None else "samples by the classifier's class")
+            rows = [
+                (classes[k], samples[by_class == k][: settings.grid_per_class].numpy()) for k in range(len(classes))
+            ]
+            title = f"{name}: " + (
+                "samples by asked-for class" if labels is not None else "samples by the classifier's class"
+            )
             rows_figure([(label, images) for label, images in rows if len(images)], title, out / f"classes_{name}.png")
             strips, strip_classes = interpolations(generator, 4, settings.interpolation_steps, settings.seed)
             rows_figure(
-                [(classes[k] if generator.num_classes else f"z{r}", strip.numpy()) for r, (k, strip) in enumerate(zip(strip_classes, strips, strict=True))],
-                f"{name}: latent interpolation", out / f"interpolation_{name}.png",
+                [
+                    (classes[k] if generator.num_classes else f"z{r}", strip.numpy())
+                    for r, (k, strip) in enumerate(zip(strip_classes, strips, strict=True))
+                ],
+                f"{name}: latent interpolation",
+                out / f"interpolation_{name}.png",
             )
             if settings.neighbours:
                 shown = samples[: settings.neighbours]
@@ -183,8 +220,8 @@ def evaluate_stage(*, generator_folders: list[Path], classifier_path: Path, clas
     for name in generators:
         m = report[name]
         cond = f", conditional accuracy {m['conditional_accuracy']:.3f}" if "conditional_accuracy" in m else ""
-        print(f"gan_evaluate: {name} FD {m['fd']:.2f} ({m['fd_ratio']:.0f}x the real floor {floor['fd']:.3f}), KID {m['kid']:.3f}, "
-              f"precision {m['precision']:.3f}, recall {m['recall']:.3f}{cond}")
-
-
-# constants from the stage module: HEADLINE = ("fd_ratio", "fd", "kid", "precision", "recall", "conditional_accuracy")
+        print(
+            f"gan_evaluate: {name} FD {m['fd']:.2f} ({m['fd_ratio']:.0f}x the real floor {floor['fd']:.3f}), "
+            f"KID {m['kid']:.3f}, "
+            f"precision {m['precision']:.3f}, recall {m['recall']:.3f}{cond}"
+        )

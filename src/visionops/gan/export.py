@@ -17,11 +17,13 @@ from visionops.gan.sample import IMAGE_NAME, LABEL_NAME, NOISE_NAME, generate
 
 
 def export_generator(generator: nn.Module, path: Path, *, classes: list[str], opset: int) -> None:
-    """Write a generator as noise [batch, latent] float32 (+ label [batch] int64) -> image [batch, C, H, W] in [0, 1]."""
+    """Write a generator as noise [batch, latent] float32 (+ label [batch] int64) -> image [batch, C, H, W] in
+    [0, 1]."""
     example = generator_inputs(generator, 2)
     names = [NOISE_NAME, LABEL_NAME][: len(example)]
-    export_checked(generator, example, input_names=names, output_name=IMAGE_NAME, path=path, classes=classes,
-                   opset=opset)
+    export_checked(
+        generator, example, input_names=names, output_name=IMAGE_NAME, path=path, classes=classes, opset=opset
+    )
 
 
 def generator_inputs(generator: nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -46,24 +48,24 @@ def generator_parity(generator: nn.Module, path: Path, batch_sizes: tuple[int, .
     return diffs
 
 
-def export_stage(*, name: Any, model: Any, data: Any, onnx: Any, metrics_path: Any, params: Any, root: Path) -> None:
-    """The `gan_export` stage's work (see its entry point, visionops.stages.gan_export)."""
-
+def export_stage(
+    *, name: str, model: Path, data: Path, onnx: Path, metrics_path: Path, params: Any, root: Path
+) -> None:
+    """Export the EMA generator in `model` to ONNX; refuse it unless it matches torch."""
     import mlflow
 
     from visionops.core import tracking
     from visionops.core.io import atomic_path, atomic_write_json
     from visionops.core.onnx_export import check_parity
-    from visionops.data.prepare import load_prepared
-    from visionops.gan.export import export_generator, generator_parity
+    from visionops.data.prepare import prepared_classes
     from visionops.gan.model_file import load_generator
 
     generator, _ = load_generator(model)
-    classes = load_prepared(data).classes
+    classes = prepared_classes(data)  # the manifest, not the whole dataset
     with tracking.stage_run(f"gan_export@{name}", params.tracking, root):
         mlflow.log_params({f"export.{k}": v for k, v in params.export.model_dump().items()})
         with atomic_path(onnx) as tmp:
-            export_generator(generator, tmp, classes, params.export.opset)
+            export_generator(generator, tmp, classes=classes, opset=params.export.opset)
             diffs = generator_parity(generator, tmp, params.export.parity_batch_sizes)
             worst = check_parity(diffs, params.export.parity_atol)
         metrics = {"parity_max_abs": diffs, "fp32_bytes": onnx.stat().st_size}
@@ -71,4 +73,3 @@ def export_stage(*, name: Any, model: Any, data: Any, onnx: Any, metrics_path: A
         tracking.log_json_metrics(metrics, prefix="export/")
         mlflow.log_artifact(str(onnx), "onnx")
     print(f"gan_export@{name}: {onnx} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity max abs {worst:.1e}")
-

@@ -45,15 +45,20 @@ def fit_gan(
     spec = gan_spec(params, len(data.classes), int(data.train_x.shape[1]))
     generator = build_generator(spec)
     discriminator = build_discriminator(spec, params)
-    module = GANModule(generator, discriminator, params, grid_size=8 * (len(data.classes) if params.conditional else 10))
-    datamodule = DeviceDataModule(data.splits(), batch_size=params.batch_size, augment=AugmentParams(flip=False),
-                                  seed=params.seed)
+    module = GANModule(
+        generator, discriminator, params, grid_size=8 * (len(data.classes) if params.conditional else 10)
+    )
+    datamodule = DeviceDataModule(
+        data.splits(), batch_size=params.batch_size, augment=AugmentParams(flip=False), seed=params.seed
+    )
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     expected = fingerprint(params, data_digest)
     resume = resumable_checkpoint(ckpt_dir, expected)
     atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_last=False, save_top_k=1, enable_version_counter=False)
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", save_last=False, save_top_k=1, enable_version_counter=False
+    )
     trainer = pl.Trainer(
         max_epochs=params.epochs,
         accelerator=params.accelerator,
@@ -62,8 +67,16 @@ def fit_gan(
         limit_train_batches=params.limit_train_batches,
         limit_val_batches=0,
         logger=logger if logger is not None else False,
-        callbacks=[checkpoint, epoch_report({"d_loss": "train/d_loss_epoch", "g_loss": "train/g_loss_epoch",
-                                             "d_grad_norm": "train/d_grad_norm_epoch"})],
+        callbacks=[
+            checkpoint,
+            epoch_report(
+                {
+                    "d_loss": "train/d_loss_epoch",
+                    "g_loss": "train/g_loss_epoch",
+                    "d_grad_norm": "train/d_grad_norm_epoch",
+                }
+            ),
+        ],
         enable_progress_bar=False,
         enable_model_summary=False,
         log_every_n_steps=params.log_every_n_steps,
@@ -73,7 +86,11 @@ def fit_gan(
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     except TrainingCollapsed as exc:
-        kept = "the last good checkpoint is kept and the next run resumes from it" if (ckpt_dir / "last.ckpt").is_file() else "no epoch had finished"
+        kept = (
+            "the last good checkpoint is kept and the next run resumes from it"
+            if (ckpt_dir / "last.ckpt").is_file()
+            else "no epoch had finished"
+        )
         raise UserError(
             f"GAN training stopped: {exc}; lower {section}.lr_d / {section}.lr_g or set {section}.d_grad_clip ({kept})"
         ) from None
@@ -86,7 +103,9 @@ def fit_gan(
     }
     for key in ("train/d_loss_epoch", "train/g_loss_epoch"):
         if key in trainer.callback_metrics:
-            metrics[key.removeprefix("train/").removesuffix("_epoch") + "_last_epoch"] = float(trainer.callback_metrics[key])
+            metrics[key.removeprefix("train/").removesuffix("_epoch") + "_last_epoch"] = float(
+                trainer.callback_metrics[key]
+            )
     atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected, "finished": True})
     samples = module.sample(module.grid_z, module.grid_labels if module.num_classes else None).cpu()
     return FitResult(spec, module.state_dict_for_export(), metrics, samples, str(resume) if resume else None)

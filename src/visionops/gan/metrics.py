@@ -34,7 +34,9 @@ def _last_linear_input(network: nn.Module) -> Iterator[list[torch.Tensor]]:
 
 
 @torch.no_grad()
-def features_and_logits(classifier: nn.Module, pixels: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def features_and_logits(
+    classifier: nn.Module, pixels: torch.Tensor, batch_size: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Penultimate features [N, D] (float64) and logits [N, K] for float pixels in [0, 1] (or uint8 0-255)."""
     classifier = classifier.eval()
     feats, logits = [], []
@@ -57,7 +59,9 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return max(0.0, float(metric.compute()))
 
 
-def kernel_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int, subset_size: int, seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    real: torch.Tensor, fake: torch.Tensor, *, subsets: int, subset_size: int, seed: int = 0
+) -> tuple[float, float]:
     """KID (mean, std over subsets): the unbiased polynomial-kernel MMD, torchmetrics' implementation."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -112,10 +116,22 @@ def precision_recall(
 
 
 def sample_quality(
-    real: torch.Tensor, fake: torch.Tensor, *, k: int, kid_subsets: int, kid_subset_size: int, seed: int = 0,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    k: int,
+    kid_subsets: int,
+    kid_subset_size: int,
+    seed: int = 0,
     real_radii: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """FD, KID and precision/recall of one feature set against the reference."""
     kid, kid_std = kernel_distance(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
     precision, recall = precision_recall(real, fake, k=k, real_radii=real_radii)
-    return {"fd": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std, "precision": precision, "recall": recall}
+    return {
+        "fd": frechet_distance(real, fake),
+        "kid": kid,
+        "kid_std": kid_std,
+        "precision": precision,
+        "recall": recall,
+    }

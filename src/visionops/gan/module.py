@@ -56,7 +56,9 @@ class GANModule(pl.LightningModule):
         self.num_classes = getattr(generator, "num_classes", 0)
         z, labels = fixed_noise(params.latent_dim, self.num_classes, grid_size, params.seed)
         self.register_buffer("grid_z", z, persistent=False)
-        self.register_buffer("grid_labels", labels if labels is not None else torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "grid_labels", labels if labels is not None else torch.zeros(0, dtype=torch.long), persistent=False
+        )
 
     def _labels(self, y: torch.Tensor) -> torch.Tensor | None:
         return y if self.num_classes else None
@@ -85,17 +87,27 @@ class GANModule(pl.LightningModule):
         self._check("the discriminator loss", d_loss, batch_idx)
         spread = torch.cat([real_logits, fake_logits]).detach().float().std()
         if spread < self.params.collapse_std:
-            raise TrainingCollapsed(f"the discriminator's outputs are constant (std {spread.item():.1e}) {self._where(batch_idx)}")
+            raise TrainingCollapsed(
+                f"the discriminator's outputs are constant (std {spread.item():.1e}) {self._where(batch_idx)}"
+            )
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
-        d_grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.discriminator.parameters() if p.grad is not None])
+        d_grad_norm = torch.nn.utils.get_total_norm(
+            [p.grad for p in self.discriminator.parameters() if p.grad is not None]
+        )
         if self.params.d_grad_clip > 0:
             # in manual optimization the Trainer's gradient_clip_val does nothing
             self.clip_gradients(opt_d, gradient_clip_val=self.params.d_grad_clip, gradient_clip_algorithm="norm")
         opt_d.step()
         self.log_dict(
-            {"train/d_loss": d_loss, "train/d_grad_norm": d_grad_norm, "train/d_real": real_logits.mean(), "train/d_fake": fake_logits.mean()},
-            on_step=True, on_epoch=True,
+            {
+                "train/d_loss": d_loss,
+                "train/d_grad_norm": d_grad_norm,
+                "train/d_real": real_logits.mean(),
+                "train/d_fake": fake_logits.mean(),
+            },
+            on_step=True,
+            on_epoch=True,
         )
 
         if (batch_idx + 1) % self.params.d_steps:

@@ -52,7 +52,13 @@ class Discriminator(nn.Module):
     """
 
     def __init__(
-        self, width: int, num_classes: int = 0, in_channels: int = 1, *, use_spectral_norm: bool = False, minibatch_std: bool = False
+        self,
+        width: int,
+        num_classes: int = 0,
+        in_channels: int = 1,
+        *,
+        use_spectral_norm: bool = False,
+        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         self.minibatch_std = minibatch_std
@@ -104,4 +110,10 @@ def build_generator(spec: dict[str, Any]) -> Generator:
 
 
 def build_discriminator(spec: dict[str, Any], params: Any) -> Discriminator:
-    return Discriminator(params.width, spec["num_classes"], spec["in_channels"], use_spectral_norm=params.spectral_norm, minibatch_std=params.minibatch_std)
+    return Discriminator(
+        params.width,
+        spec["num_classes"],
+        spec["in_channels"],
+        use_spectral_norm=params.spectral_norm,
+        minibatch_std=params.minibatch_std,
+    )

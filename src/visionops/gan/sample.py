@@ -14,7 +14,7 @@ LABEL_NAME = "label"
 IMAGE_NAME = "image"
 
 
-def generate(sess: "onnxruntime.InferenceSession", noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:  # noqa: F821
+def generate(sess: onnxruntime.InferenceSession, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:  # noqa: F821
     """Images [N, C, H, W] in [0, 1] for float32 noise [N, latent] (and int64 labels [N] if conditional)."""
     feed = {NOISE_NAME: np.ascontiguousarray(noise, dtype=np.float32)}
     if labels is not None:
@@ -22,15 +22,17 @@ def generate(sess: "onnxruntime.InferenceSession", noise: np.ndarray, labels: np
     return sess.run([IMAGE_NAME], feed)[0]
 
 
-def latent_dim(sess: "onnxruntime.InferenceSession") -> int:  # noqa: F821
+def latent_dim(sess: onnxruntime.InferenceSession) -> int:  # noqa: F821
     return int(next(i for i in sess.get_inputs() if i.name == NOISE_NAME).shape[1])
 
 
-def is_conditional(sess: "onnxruntime.InferenceSession") -> bool:  # noqa: F821
+def is_conditional(sess: onnxruntime.InferenceSession) -> bool:  # noqa: F821
     return any(i.name == LABEL_NAME for i in sess.get_inputs())
 
 
-def sample_grid(model: Path, n: int, *, seed: int, label: str | None, threads: int = 0) -> tuple[np.ndarray, int, list[str]]:
+def sample_grid(
+    model: Path, n: int, *, seed: int, label: str | None, threads: int = 0
+) -> tuple[np.ndarray, int, list[str]]:
     """n images from the ONNX generator: (images, columns for the grid, the class of each image).
 
     A conditional generator without `label` draws every class in turn, one column per class.

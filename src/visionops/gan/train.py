@@ -9,8 +9,18 @@ from typing import Any
 from visionops.core.lightning import quiet_lightning
 
 
-def train_stage(*, name: str, section: str, data_path: Path, checkpoints: Path, model: Path, samples: Path,
-                metrics_path: Path, params: Any, root: Path) -> None:
+def train_stage(
+    *,
+    name: str,
+    section: str,
+    data_path: Path,
+    checkpoints: Path,
+    model: Path,
+    samples: Path,
+    metrics_path: Path,
+    params: Any,
+    root: Path,
+) -> None:
     """Train the GAN of params section `section` as pipeline model `name`; save its EMA generator and samples."""
     from visionops.gan.params import GANParams
 
@@ -52,6 +62,7 @@ def train_stage(*, name: str, section: str, data_path: Path, checkpoints: Path, 
         mlflow.log_artifact(str(samples), "samples")
         if result.resumed_from:
             mlflow.set_tag("resumed_from", result.resumed_from)
-    print(f"gan_train@{name}: {result.metrics['g_steps']} G steps in {result.metrics['fit_seconds']:.0f}s, "
-          f"samples in {samples}")
-
+    print(
+        f"gan_train@{name}: {result.metrics['g_steps']} G steps in {result.metrics['fit_seconds']:.0f}s, "
+        f"samples in {samples}"
+    )

@@ -33,7 +33,9 @@ def attack_loss(logits: torch.Tensor, labels: torch.Tensor, loss: Loss) -> torch
     raise ValueError(f"unknown attack loss {loss!r} (allowed: ce, margin)")
 
 
-def _input_gradient(model: Model, x: torch.Tensor, labels: torch.Tensor, loss: Loss) -> tuple[torch.Tensor, torch.Tensor]:
+def _input_gradient(
+    model: Model, x: torch.Tensor, labels: torch.Tensor, loss: Loss
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(gradient of the summed loss w.r.t. x, logits at x), with one forward and one backward pass."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
@@ -65,7 +67,8 @@ def fgsm_random_start(
     x: torch.Tensor,
     labels: torch.Tensor,
     eps: float,
-    *, step_size: float,
+    *,
+    step_size: float,
     loss: Loss = "ce",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -82,7 +85,8 @@ def pgd(
     x: torch.Tensor,
     labels: torch.Tensor,
     eps: float,
-    *, steps: int,
+    *,
+    steps: int,
     step_size: float,
     restarts: int = 1,
     loss: Loss = "ce",
@@ -104,7 +108,9 @@ def pgd(
     with torch.no_grad():
         best_margin = margin_loss(model(best), labels)
     for _ in range(restarts):
-        idx = (best_margin <= 0).nonzero().squeeze(1) if stop_when_fooled else torch.arange(len(labels), device=x.device)
+        idx = (
+            (best_margin <= 0).nonzero().squeeze(1) if stop_when_fooled else torch.arange(len(labels), device=x.device)
+        )
         if idx.numel() == 0:
             break
         x0, y0 = x[idx].detach(), labels[idx]

@@ -24,7 +24,7 @@ class PGDSettings:
     def step_size(self, eps: float) -> float:
         return self.step_scale * eps / self.steps
 
-    def weaker(self) -> "PGDSettings":
+    def weaker(self) -> PGDSettings:
         """Half the steps (same step size) and one restart: never stronger than self."""
         steps = max(1, self.steps // 2)
         return PGDSettings(steps, 1, self.losses, self.step_scale * steps / self.steps)
@@ -75,7 +75,15 @@ def worst_case_pgd(
         for i in range(0, len(left), batch):
             idx = left[i : i + batch]
             adv[idx] = pgd(
-                model, x[idx], y[idx], eps, steps=settings.steps, step_size=settings.step_size(eps), restarts=settings.restarts, loss=loss, generator=generator
+                model,
+                x[idx],
+                y[idx],
+                eps,
+                steps=settings.steps,
+                step_size=settings.step_size(eps),
+                restarts=settings.restarts,
+                loss=loss,
+                generator=generator,
             )
     return adv
 
@@ -84,7 +92,8 @@ def robustness_curve(
     model: Model,
     x: torch.Tensor,
     y: torch.Tensor,
-    *, eps_list: list[float],
+    *,
+    eps_list: list[float],
     headline_eps: float,
     settings: PGDSettings,
     large_eps: float = 0.5,
@@ -103,8 +112,15 @@ def robustness_curve(
         pgd_acc.append(accuracy)
         if eps == headline_eps:
             headline, headline_preds = pgd_x, preds
-    weaker = _batched_accuracy(model, worst_case_pgd(model, x, y, headline_eps, settings=settings.weaker(), batch=batch, seed=seed + 1), y, batch)[0]
-    large = _batched_accuracy(model, worst_case_pgd(model, x, y, large_eps, settings=settings, batch=batch, seed=seed + 2), y, batch)[0]
+    weaker = _batched_accuracy(
+        model,
+        worst_case_pgd(model, x, y, headline_eps, settings=settings.weaker(), batch=batch, seed=seed + 1),
+        y,
+        batch,
+    )[0]
+    large = _batched_accuracy(
+        model, worst_case_pgd(model, x, y, large_eps, settings=settings, batch=batch, seed=seed + 2), y, batch
+    )[0]
     return RobustnessCurve(
         clean=clean,
         eps=list(eps_list),
@@ -132,18 +148,25 @@ def sanity_checks(curve: RobustnessCurve, tolerance: float, large_eps_max_accura
     if 0.0 in curve.eps:
         at0 = {attack: curve.at(0.0, attack) for attack in ("fgsm", "pgd")}
         ok = all(abs(v - curve.clean) <= 1e-9 for v in at0.values())
-        checks.append(Check("eps0_is_clean", ok, f"clean {curve.clean:.4f}, FGSM {at0['fgsm']:.4f}, PGD {at0['pgd']:.4f} at eps 0"))
+        checks.append(
+            Check(
+                "eps0_is_clean", ok, f"clean {curve.clean:.4f}, FGSM {at0['fgsm']:.4f}, PGD {at0['pgd']:.4f} at eps 0"
+            )
+        )
     for attack in ("fgsm", "pgd"):
         bad = rises(getattr(curve, attack))
         checks.append(Check(f"{attack}_monotone", not bad, "; ".join(bad) or "never rises with eps"))
-    above = [f"eps {e}: PGD {p:.4f} > FGSM {f:.4f}" for e, f, p in zip(curve.eps, curve.fgsm, curve.pgd) if p > f + tolerance]
+    above = [
+        f"eps {e}: PGD {p:.4f} > FGSM {f:.4f}" for e, f, p in zip(curve.eps, curve.fgsm, curve.pgd) if p > f + tolerance
+    ]
     checks.append(Check("pgd_below_fgsm", not above, "; ".join(above) or "PGD <= FGSM at every eps"))
     strong = curve.at(curve.headline_eps)
     checks.append(
         Check(
             "stronger_pgd_not_worse",
             strong <= curve.weaker_pgd + tolerance,
-            f"at eps {curve.headline_eps}: PGD {strong:.4f}, weaker PGD (half the steps, one restart) {curve.weaker_pgd:.4f}",
+            f"at eps {curve.headline_eps}: PGD {strong:.4f}, "
+            f"weaker PGD (half the steps, one restart) {curve.weaker_pgd:.4f}",
         )
     )
     checks.append(

@@ -44,7 +44,7 @@ class RobustnessParams(Section):
         return losses
 
     @model_validator(mode="after")
-    def _headline_listed(self) -> "RobustnessParams":
+    def _headline_listed(self) -> RobustnessParams:
         if self.headline_eps not in self.eps:
             raise ValueError(f"headline_eps {self.headline_eps} must be one of eps {list(self.eps)}")
         return self

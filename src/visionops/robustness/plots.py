@@ -27,7 +27,14 @@ def curves_figure(curves: dict[str, RobustnessCurve], path: Path) -> None:
 
 
 def adversarial_examples_figure(
-    clean: np.ndarray, adversarial: np.ndarray, *, labels: np.ndarray, predicted: np.ndarray, classes: list[str], eps: float, path: Path
+    clean: np.ndarray,
+    adversarial: np.ndarray,
+    *,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    classes: list[str],
+    eps: float,
+    path: Path,
 ) -> None:
     """One row per image [N, H, W]: clean, perturbation amplified to the full grey range, adversarial."""
     plt = pyplot()
@@ -42,7 +49,9 @@ def adversarial_examples_figure(
         ]
         for ax, (image, title, style) in zip(axes[i], panels):
             ax.imshow(image, **style)
-            ax.set_title(title, fontsize=8, color="red" if "adversarial" in title and predicted[i] != labels[i] else "black")
+            ax.set_title(
+                title, fontsize=8, color="red" if "adversarial" in title and predicted[i] != labels[i] else "black"
+            )
             ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

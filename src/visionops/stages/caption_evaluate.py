@@ -14,8 +14,13 @@ from visionops.params import start_stage
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--captioners", type=Path, nargs="+", required=True,
-                        help="folders holding captioner.pt, encoder.onnx and decoder_step.onnx")
+    parser.add_argument(
+        "--captioners",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="folders holding captioner.pt, encoder.onnx and decoder_step.onnx",
+    )
     parser.add_argument("--scenes", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True)
@@ -23,7 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage="caption_evaluate")
     from visionops.captioning.evaluate import evaluate_stage
 
-    evaluate_stage(captioners=args.captioners, scenes=args.scenes, out_path=args.out, metrics=args.metrics, params=params, root=root)
+    evaluate_stage(
+        captioners=args.captioners,
+        scenes=args.scenes,
+        out_path=args.out,
+        metrics=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

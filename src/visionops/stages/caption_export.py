@@ -22,7 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"caption_export@{args.name}")
     from visionops.captioning.export import export_stage
 
-    export_stage(name=args.name, model=args.model, encoder_path=args.encoder, step_path=args.step, metrics_path=args.metrics, params=params, root=root)
+    export_stage(
+        name=args.name,
+        model=args.model,
+        encoder_path=args.encoder,
+        step_path=args.step,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

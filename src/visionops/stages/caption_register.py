@@ -22,7 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"caption_register@{args.name}")
     from visionops.captioning.register import register_stage
 
-    register_stage(name=args.name, folder=args.folder, metrics=args.metrics, scenes=args.scenes, out=args.out, params=params, root=root)
+    register_stage(
+        name=args.name,
+        folder=args.folder,
+        metrics=args.metrics,
+        scenes=args.scenes,
+        out=args.out,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

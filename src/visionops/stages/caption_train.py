@@ -24,7 +24,17 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"caption_train@{args.name}")
     from visionops.captioning.train import train_stage
 
-    train_stage(name=args.name, section_name=args.section, scenes=args.scenes, classifier_path=args.classifier, checkpoints=args.checkpoints, model=args.model, metrics_path=args.metrics, params=params, root=root)
+    train_stage(
+        name=args.name,
+        section_name=args.section,
+        scenes=args.scenes,
+        classifier_path=args.classifier,
+        checkpoints=args.checkpoints,
+        model=args.model,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

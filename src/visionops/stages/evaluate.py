@@ -1,4 +1,5 @@
-"""DVC stage `evaluate@<model>`: the shipped ONNX model on the test set through onnxruntime, with plots and explanations."""
+"""DVC stage `evaluate@<model>`: the shipped ONNX model on the test set through onnxruntime, with plots and
+explanations."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"evaluate@{args.name}")
     from visionops.classifier.evaluate import evaluate_stage
 
-    evaluate_stage(name=args.name, onnx=args.onnx, int8=args.int8, model=args.model, data_path=args.data, out_path=args.out, metrics_path=args.metrics, params=params, root=root)
+    evaluate_stage(
+        name=args.name,
+        onnx=args.onnx,
+        int8=args.int8,
+        model=args.model,
+        data_path=args.data,
+        out_path=args.out,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

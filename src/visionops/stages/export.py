@@ -22,8 +22,16 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"export@{args.name}")
     from visionops.classifier.export import export_stage
 
-    export_stage(name=args.name, model=args.model, data=args.data, onnx_out=args.onnx, int8_out=args.int8,
-                 metrics_out=args.metrics, params=params, root=root)
+    export_stage(
+        name=args.name,
+        model=args.model,
+        data=args.data,
+        onnx_out=args.onnx,
+        int8_out=args.int8,
+        metrics_out=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

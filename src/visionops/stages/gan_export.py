@@ -22,7 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"gan_export@{args.name}")
     from visionops.gan.export import export_stage
 
-    export_stage(name=args.name, model=args.model, data=args.data, onnx=args.onnx, metrics_path=args.metrics, params=params, root=root)
+    export_stage(
+        name=args.name,
+        model=args.model,
+        data=args.data,
+        onnx=args.onnx,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

@@ -18,13 +18,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--checkpoints", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--samples", type=Path, required=True, help="PNG of the fixed-noise samples after the last epoch")
+    parser.add_argument(
+        "--samples", type=Path, required=True, help="PNG of the fixed-noise samples after the last epoch"
+    )
     parser.add_argument("--metrics", type=Path, required=True)
     args = parser.parse_args(argv)
     params, root = start_stage(args, stage=f"gan_train@{args.name}")
     from visionops.gan.train import train_stage
 
-    train_stage(name=args.name, section=args.section, data_path=args.data, checkpoints=args.checkpoints, model=args.model, samples=args.samples, metrics_path=args.metrics, params=params, root=root)
+    train_stage(
+        name=args.name,
+        section=args.section,
+        data_path=args.data,
+        checkpoints=args.checkpoints,
+        model=args.model,
+        samples=args.samples,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

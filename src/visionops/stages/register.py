@@ -23,7 +23,16 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"register@{args.name}")
     from visionops.classifier.register import register_stage
 
-    register_stage(name=args.name, onnx=args.onnx, metrics=args.metrics, robustness_path=args.robustness, data=args.data, out=args.out, params=params, root=root)
+    register_stage(
+        name=args.name,
+        onnx=args.onnx,
+        metrics=args.metrics,
+        robustness_path=args.robustness,
+        data=args.data,
+        out=args.out,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

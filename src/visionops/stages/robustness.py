@@ -16,8 +16,13 @@ from visionops.params import start_stage
 @exits_cleanly
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--models", type=Path, nargs="+", required=True,
-                        help="one folder per model holding classifier.pt and classifier.onnx; the folder name is the model's")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="one folder per model holding classifier.pt and classifier.onnx; the folder name is the model's",
+    )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder for curve.csv and the figures")
     parser.add_argument("--metrics", type=Path, required=True)
@@ -25,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage="robustness")
     from visionops.classifier.robustness import robustness_stage
 
-    robustness_stage(models=args.models, data_path=args.data, out_path=args.out, metrics_path=args.metrics, params=params, root=root)
+    robustness_stage(
+        models=args.models, data_path=args.data, out_path=args.out, metrics_path=args.metrics, params=params, root=root
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,16 @@ def main(argv: list[str] | None = None) -> None:
     params, root = start_stage(args, stage=f"train@{args.name}")
     from visionops.classifier.train import train_stage
 
-    train_stage(name=args.name, section=args.section, data_path=args.data, checkpoints=args.checkpoints, model=args.model, metrics_path=args.metrics, params=params, root=root)
+    train_stage(
+        name=args.name,
+        section=args.section,
+        data_path=args.data,
+        checkpoints=args.checkpoints,
+        model=args.model,
+        metrics_path=args.metrics,
+        params=params,
+        root=root,
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from visionops.core.errors import UserError
 from visionops.data.scenes.compose import SCENE_MANIFEST_FILE
 
 
-def scenes_stage(*, data_path: Any, out: Any, params: Any, root: Path) -> None:
-    """The `scenes` stage's work (see its entry point, visionops.stages.scenes)."""
+def scenes_stage(*, data_path: Path, out: Path, params: Any, root: Path) -> None:
+    """Compose every scene split from the prepared data in `data_path` into `out`, with the manifest."""
 
     import numpy as np
 
@@ -31,8 +31,12 @@ def scenes_stage(*, data_path: Any, out: Any, params: Any, root: Path) -> None:
     if n_classes < p.max_objects:
         raise UserError(f"scenes.max_objects {p.max_objects} needs as many classes; the data has {n_classes}")
     combos = choose_heldout(n_classes, p.heldout_combinations, p.seed)
-    sources = {"train": (data.train_x, data.train_y), "val": (data.val_x, data.val_y),
-               "test": (data.test_x, data.test_y), "heldout": (data.test_x, data.test_y)}
+    sources = {
+        "train": (data.train_x, data.train_y),
+        "val": (data.val_x, data.val_y),
+        "test": (data.test_x, data.test_y),
+        "heldout": (data.test_x, data.test_y),
+    }
     manifest = {
         "canvas": [int(data.train_x.shape[1]), 2 * side, 2 * side],
         "item_sides": {"small": small_side, "large": side},
@@ -45,14 +49,33 @@ def scenes_stage(*, data_path: Any, out: Any, params: Any, root: Path) -> None:
             rng = np.random.default_rng([p.seed, index])
             images, labels = x.numpy(), y.numpy().astype(np.int64)
             try:
-                layouts = sample_split(getattr(p, name), item_labels=labels, n_classes=n_classes, combos=combos, heldout=name == "heldout", max_objects=p.max_objects,
-                                       small_prob=p.small_prob, side=side, small_side=small_side, rng=rng)
+                layouts = sample_split(
+                    getattr(p, name),
+                    item_labels=labels,
+                    n_classes=n_classes,
+                    combos=combos,
+                    heldout=name == "heldout",
+                    max_objects=p.max_objects,
+                    small_prob=p.small_prob,
+                    side=side,
+                    small_side=small_side,
+                    rng=rng,
+                )
             except ValueError as exc:
                 raise UserError(f"{name} scenes: {exc}; lower scenes.max_objects or use more images") from None
             pixels, masks, boxes = render(layouts, images, small_side)
-            descriptions = describe(layouts, boxes, classes=data.classes, captions_per_scene=p.captions_per_scene, size_prob=p.size_mention_prob,
-                                    reading_order_prob=p.reading_order_prob, rng=rng)
-            files = write_split(tmp, name, SceneSplit(pixels, masks, boxes, layouts.labels.astype(np.int8), descriptions))
+            descriptions = describe(
+                layouts,
+                boxes,
+                classes=data.classes,
+                captions_per_scene=p.captions_per_scene,
+                size_prob=p.size_mention_prob,
+                reading_order_prob=p.reading_order_prob,
+                rng=rng,
+            )
+            files = write_split(
+                tmp, name, SceneSplit(pixels, masks, boxes, layouts.labels.astype(np.int8), descriptions)
+            )
             manifest["splits"][name] = {
                 "scenes": len(layouts),
                 "objects": int((layouts.labels >= 0).sum()),
@@ -63,5 +86,3 @@ def scenes_stage(*, data_path: Any, out: Any, params: Any, root: Path) -> None:
         (tmp / SCENE_MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     counts = ", ".join(f"{k} {v['scenes']}" for k, v in manifest["splits"].items())
     print(f"scenes: {counts} scenes of {manifest['canvas'][1]}x{manifest['canvas'][2]} into {out}")
-
-

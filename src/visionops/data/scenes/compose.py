@@ -1,8 +1,9 @@
 """Compose scenes from single-item images, all of a split at once (numpy; the only per-scene Python is the captions).
 
 The canvas is a 2x2 grid of item-sized cells (56x56 for 28x28 items). A large item fills its cell, a small one
-(area-averaged down to `small_side`, 20 of 28 pixels by default) sits at a random offset inside it. The grid keeps every relation exact: two
-items in different columns are left/right of each other, in different rows above/below, and a diagonal pair both.
+(area-averaged down to `small_side`, 20 of 28 pixels by default) sits at a random offset inside it. The grid
+keeps every relation exact: two items in different columns are left/right of each other, in different rows
+above/below, and a diagonal pair both.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Layouts:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, keep: np.ndarray) -> "Layouts":
+    def take(self, keep: np.ndarray) -> Layouts:
         return Layouts(*(a[keep] for a in (self.labels, self.sizes, self.cells, self.items, self.offsets)))
 
     def objects(self, n: int) -> list[SceneObject]:
@@ -75,8 +76,15 @@ def area_matrix(n_out: int, n_in: int) -> np.ndarray:
 
 
 def sample_layouts(
-    n: int, *, item_labels: np.ndarray, n_classes: int, max_objects: int, small_prob: float, side: int,
-    small_side: int, rng: np.random.Generator,
+    n: int,
+    *,
+    item_labels: np.ndarray,
+    n_classes: int,
+    max_objects: int,
+    small_prob: float,
+    side: int,
+    small_side: int,
+    rng: np.random.Generator,
 ) -> Layouts:
     per_class = np.bincount(item_labels, minlength=n_classes)
     available = np.nonzero(per_class)[0]  # a small split may lack a class
@@ -117,14 +125,31 @@ def has_combination(layouts: Layouts, combos: list[Combination], n_classes: int)
 
 
 def sample_split(
-    n: int, *, item_labels: np.ndarray, n_classes: int, combos: list[Combination], heldout: bool, max_objects: int,
-    small_prob: float, side: int, small_side: int, rng: np.random.Generator,
+    n: int,
+    *,
+    item_labels: np.ndarray,
+    n_classes: int,
+    combos: list[Combination],
+    heldout: bool,
+    max_objects: int,
+    small_prob: float,
+    side: int,
+    small_side: int,
+    rng: np.random.Generator,
 ) -> Layouts:
     """N layouts that avoid every held-out combination, or (heldout=True) that each show at least one."""
     parts, have = [], 0
     while have < n:
-        batch = sample_layouts(max(4 * (n - have), 256), item_labels=item_labels, n_classes=n_classes, max_objects=max_objects, small_prob=small_prob, side=side,
-                               small_side=small_side, rng=rng)
+        batch = sample_layouts(
+            max(4 * (n - have), 256),
+            item_labels=item_labels,
+            n_classes=n_classes,
+            max_objects=max_objects,
+            small_prob=small_prob,
+            side=side,
+            small_side=small_side,
+            rng=rng,
+        )
         hit = has_combination(batch, combos, n_classes)
         keep = batch.take(hit if heldout else ~hit)
         parts.append(keep)
@@ -174,25 +199,46 @@ def render(layouts: Layouts, items: np.ndarray, small_side: int) -> tuple[np.nda
     return images.transpose(0, 3, 1, 2).copy(), masks, boxes
 
 
-def describe(layouts: Layouts, boxes: np.ndarray, *, classes: list[str], captions_per_scene: int, size_prob: float,
-             reading_order_prob: float, rng: np.random.Generator) -> list[dict]:
+def describe(
+    layouts: Layouts,
+    boxes: np.ndarray,
+    *,
+    classes: list[str],
+    captions_per_scene: int,
+    size_prob: float,
+    reading_order_prob: float,
+    rng: np.random.Generator,
+) -> list[dict]:
     """The structured description and the reference captions of each scene."""
     out = []
     for n in range(len(layouts)):
         objects = layouts.objects(n)
         relations = [
-            [i, rel, j] for i, a in enumerate(objects) for j, b in enumerate(objects) if i != j
+            [i, rel, j]
+            for i, a in enumerate(objects)
+            for j, b in enumerate(objects)
+            if i != j
             for rel in relations_between(a, b)
         ]
-        out.append({
-            "objects": [
-                {"class": classes[o.label], "size": SIZES[o.size], "row": o.row, "col": o.col,
-                 "box": [int(v) for v in boxes[n, i]]}
-                for i, o in enumerate(objects)
-            ],
-            "relations": relations,
-            "captions": [realise(objects, classes, rng=rng, size_prob=size_prob, reading_order_prob=reading_order_prob) for _ in range(captions_per_scene)],
-        })
+        out.append(
+            {
+                "objects": [
+                    {
+                        "class": classes[o.label],
+                        "size": SIZES[o.size],
+                        "row": o.row,
+                        "col": o.col,
+                        "box": [int(v) for v in boxes[n, i]],
+                    }
+                    for i, o in enumerate(objects)
+                ],
+                "relations": relations,
+                "captions": [
+                    realise(objects, classes, rng=rng, size_prob=size_prob, reading_order_prob=reading_order_prob)
+                    for _ in range(captions_per_scene)
+                ],
+            }
+        )
     return out
 
 
@@ -221,7 +267,6 @@ def write_split(folder: Path, name: str, split: SceneSplit) -> list[Path]:
     return [arrays, meta]
 
 
-
 def load_split(folder: Path, name: str) -> SceneSplit:
     from visionops.core.errors import UserError
 
@@ -235,5 +280,7 @@ def load_split(folder: Path, name: str) -> SceneSplit:
     except Exception as exc:  # zip, numpy and json each raise their own types for a damaged file
         raise UserError(f"{folder}/{name}.* cannot be read ({type(exc).__name__}); run dvc repro scenes -f") from None
     if len(descriptions) != len(parts["images"]):
-        raise UserError(f"{meta} has {len(descriptions)} scenes, {arrays} {len(parts['images'])}; run dvc repro scenes -f")
+        raise UserError(
+            f"{meta} has {len(descriptions)} scenes, {arrays} {len(parts['images'])}; run dvc repro scenes -f"
+        )
     return SceneSplit(descriptions=descriptions, **parts)

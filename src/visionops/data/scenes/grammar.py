@@ -70,8 +70,14 @@ def _noun_phrase(obj: SceneObject, classes: list[str], say_size: bool, definite:
     return ["the" if definite else _article(words[0]), *words]
 
 
-def realise(objects: list[SceneObject], classes: list[str], *, rng: np.random.Generator, size_prob: float,
-            reading_order_prob: float = 1.0) -> str:
+def realise(
+    objects: list[SceneObject],
+    classes: list[str],
+    *,
+    rng: np.random.Generator,
+    size_prob: float,
+    reading_order_prob: float = 1.0,
+) -> str:
     """One true caption of the scene, in a phrasing drawn from `rng`: the items in reading order (top row first,
     left to right) with chance `reading_order_prob`, else in a random order."""
 
