@@ -76,7 +76,9 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
     registrations = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("dcgan", "cgan")]
     assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
     assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
-    assert "conditional accuracy" in registrations[1]["reason"] and "< gate" in registrations[1]["reason"]
+    assert (
+        registrations[1]["reason"].startswith("conditional_accuracy ") and "< floor 0.85" in registrations[1]["reason"]
+    )
     scenes = json.loads((project / "data" / "scenes" / "manifest.json").read_text())
     assert {k: v["scenes"] for k, v in scenes["splits"].items()} == {"train": 400, "val": 50, "test": 60, "heldout": 40}
     assert scenes["canvas"] == [1, 56, 56] and scenes["heldout_combinations"]
@@ -96,7 +98,7 @@ def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_
     assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == [
         "visionops-captioner"
     ] * 2
-    assert not any(r["promoted"] for r in captioners) and "< gate" in captioners[1]["reason"]  # 4 steps: far from true
+    assert not any(r["promoted"] for r in captioners) and "< floor" in captioners[1]["reason"]  # 4 steps: far from true
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
 
@@ -157,12 +159,18 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     accuracy = json.loads((project / "reports" / "standard" / "metrics.json").read_text())["accuracy"]
     assert parent.data.metrics["standard/test_accuracy"] == pytest.approx(accuracy)
     assert "robust/pgd_accuracy" in parent.data.metrics
-    champion = client.get_model_version_by_alias("visionops-classifier", "champion")
-    assert str(champion.version) == "1" and float(champion.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
-    assert str(client.get_model_version_by_alias("visionops-classifier", "challenger").version) == "1"
-    # a one-epoch robust model misses the robustness gate: registered as challenger, never champion
+    # a tiny-budget model misses its floor (promotion.standard: test accuracy >= 0.92): challenger, never champion
+    challenger = client.get_model_version_by_alias("visionops-classifier", "challenger")
+    assert str(challenger.version) == "1"
+    assert float(challenger.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
+    standard = json.loads((project / "reports" / "standard" / "registry.json").read_text())
+    assert standard["promoted"] is False and standard["reason"] == f"test_accuracy {accuracy:.4f} < floor 0.92"
+    assert children["register@standard"].data.tags["verdict"].endswith(f"no champion yet ({standard['reason']})")
+    with pytest.raises(Exception, match="champion"):
+        client.get_model_version_by_alias("visionops-classifier", "champion")
+    # a one-epoch robust model misses its floors too
     robust = json.loads((project / "reports" / "robust" / "registry.json").read_text())
-    assert robust["promoted"] is False and "< gate" in robust["reason"]
+    assert robust["promoted"] is False and "< floor" in robust["reason"]
     assert str(client.get_model_version_by_alias("visionops-robust-classifier", "challenger").version) == "1"
     with pytest.raises(Exception, match="champion"):
         client.get_model_version_by_alias("visionops-robust-classifier", "champion")
