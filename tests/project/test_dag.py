@@ -52,7 +52,7 @@ def direct_imports(module: str) -> frozenset[str]:
 
 def imported_files(module: str) -> set[Path]:
     """Every project file that running `module` can execute, `__init__.py` files aside (they hold docstrings only,
-    which tests/test_layout.py checks)."""
+    which tests/project/test_layout.py checks)."""
     seen, todo = set(), [module]
     while todo:
         current = todo.pop()
@@ -112,6 +112,7 @@ def write_deps() -> None:
     rt = YAML()
     rt.preserve_quotes = True
     rt.width = 4096
+    rt.indent(mapping=2, sequence=4, offset=2)
     doc = rt.load((REPO / "dvc.yaml").read_text())
     for stage, (module, _) in stage_commands().items():
         deps = doc["stages"][stage].get("do", doc["stages"][stage])["deps"]
