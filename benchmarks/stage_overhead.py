@@ -55,7 +55,7 @@ def stage_commands(root: Path) -> dict[str, str]:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        return {stage.addressing: stage.cmd for stage in repo.index.stages}
+        return {stage.name: stage.cmd for stage in repo.index.stages}
 
 
 def import_seconds(stderr: str) -> float:
