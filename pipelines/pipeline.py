@@ -1,7 +1,8 @@
-"""The Prefect flow: one task per DVC stage, in the order dvc.yaml defines, under one MLflow parent run.
+"""The Prefect flow: one task per DVC stage, in the DAG that dvc.yaml defines, under one MLflow parent run.
 
-DVC decides what is stale and caches outputs; Prefect adds runs, retries, schedules and the UI;
-each stage opens an MLflow child run of the parent opened here.
+DVC decides what is stale, restores from its run cache and records dvc.lock (dvc_stages.py, in this process); the
+commands run in warm worker processes (workers.py), side by side where the DAG allows; Prefect adds runs, retries,
+schedules and the UI; each stage opens an MLflow child run of the parent opened here.
 """
 
 from __future__ import annotations
@@ -14,27 +15,17 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
+from pipelines.dvc_stages import Command, DvcStages, stage_graph
+from pipelines.workers import Outcome, StageWorkers, worker_layout
 from visionops import params as project_params
 from visionops.core import config, tracking
-from visionops.core.errors import TRANSIENT_EXIT, UserError
+from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults
 from visionops.headlines import headline_metrics
-
-
-def stage_order(root: Path) -> list[str]:
-    """Stage names in execution order, from dvc.yaml's DAG (ties keep the file's order)."""
-    import networkx as nx
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        graph = repo.index.graph
-        position = {stage: i for i, stage in enumerate(repo.index.stages)}
-        ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
-        return [stage.name for stage in ordered]
-
 
 TRANSIENT = "TransientFailure"
 
@@ -43,82 +34,145 @@ def _is_transient(task: object, task_run: object, state: State) -> bool:
     return state.name == TRANSIENT
 
 
-@task(cache_policy=NO_CACHE, task_run_name="dvc:{stage}", retry_condition_fn=_is_transient)
-def run_stage(stage: str, root: str, env: dict[str, str]) -> str | State:
-    """`dvc repro --single-item <stage>`; returns 'ran' or 'skipped' (DVC found nothing changed).
+@task(cache_policy=NO_CACHE, task_run_name="{stage}", retry_condition_fn=_is_transient)
+def run_stage(stage: str, command: Command, root: str, env: dict[str, str], workers: StageWorkers) -> str | State:
+    """Run a stale stage's command; 'ran', or a Failed state carrying the stage's own error line.
 
-    A failed stage returns a Failed state carrying the stage's own error line, so no traceback is printed
-    for what is a user's error, not a bug. Prefect retries it only if the stage said the fault may pass.
+    No traceback is printed for what is a user's error, not a bug. Prefect retries a stage only if it said the
+    fault may pass (a TransientError).
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    logger = get_run_logger()
+    started = time.perf_counter()
+    if command.module is None:
+        outcome = _run_shell(command.line, root, env)
+    else:
+        try:
+            outcome = workers.submit(stage, command.module, command.argv, env, root).result()
+        except BrokenProcessPool:
+            outcome = Outcome("error", "its worker process died (killed, or out of memory)")
+    if outcome.status == "ok":
+        logger.info("%s ran in %.1f s", stage, time.perf_counter() - started)
+        return "ran"
+    message = f"stage '{stage}' failed: {outcome.message}"
+    return Failed(name=TRANSIENT, message=message) if outcome.status == "transient" else Failed(message=message)
+
+
+def _run_shell(line: str, root: str, env: dict[str, str]) -> Outcome:
+    """A command that is not `python -m ...`: run it as DVC would, `python` being this interpreter."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    process = subprocess.run(line, shell=True, cwd=root, env={**os.environ, **env, "PATH": path})  # noqa: S602
+    return Outcome("ok" if process.returncode == 0 else "error", f"exit status {process.returncode}")
+
+
+def run_stages(
+    order: list[str],
+    upstream: dict[str, list[str]],
+    dvc: DvcStages,
+    workers: StageWorkers,
+    *,
+    root: Path,
+    env: dict[str, str],
+    retries: dict[str, int],
+    retry_delay: float,
+) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """Run every stage once its upstream stages are done, up to one per worker at a time, and stages of one
+    `serial` group one after another in dvc.yaml's order. DVC's bookkeeping stays in this thread.
+
+    Returns each stage's outcome ('ran', 'skipped', 'restored') and the first failure (stage, message), after
+    which nothing new starts and the running stages finish.
     """
     logger = get_run_logger()
-    # stage commands are `python -m ...`: make `python` this interpreter, venv activated or not
-    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-        cwd=root,
-        env={**os.environ, **env, "PATH": path},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        line = line.rstrip()
-        if line:
-            lines.append(line)
-            logger.info(line)
-    if process.wait() != 0:
-        errors = [line for line in lines if line.startswith("error:")]
-        reason = errors[-1] if errors else (lines[-1] if lines else f"exit status {process.returncode}")
-        transient = any(f"exited with {TRANSIENT_EXIT}" in line for line in lines)
-        message = f"stage '{stage}' failed: {reason.removeprefix('error: ')}"
-        return Failed(name=TRANSIENT, message=message) if transient else Failed(message=message)
-    return "skipped" if any("didn't change, skipping" in line for line in lines) else "ran"
+    outcome: dict[str, str] = {}
+    running: dict[str, tuple[PrefectFuture[str | State], str | None]] = {}
+    failure: tuple[str, str] | None = None
+    while True:
+        started = True
+        while started and failure is None:
+            started = False
+            for stage in order:
+                if stage in outcome or stage in running or len(running) >= workers.size:
+                    continue
+                if any(up not in outcome for up in upstream.get(stage, [])):
+                    continue
+                command = dvc.command(stage)
+                if command.group and any(group == command.group for _, group in running.values()):
+                    continue
+                decided = dvc.begin(stage)
+                if decided:
+                    outcome[stage] = decided
+                    logger.info("%s %s", stage, decided)
+                else:
+                    runner = run_stage.with_options(retries=retries.get(stage, 0), retry_delay_seconds=retry_delay)
+                    future = runner.submit(stage, command, str(root), env, workers)
+                    running[stage] = (future, command.group)
+                started = True
+        if not running:
+            return outcome, failure
+        done = next(as_completed([future for future, _ in running.values()]))
+        stage = next(name for name, (future, _) in running.items() if future is done)
+        del running[stage]
+        done.wait()  # as_completed can yield a future whose state still reads Running
+        state = done.state
+        if state.is_completed():
+            dvc.finish(stage)
+            outcome[stage] = "ran"
+        elif failure is None:
+            failure = (stage, state.message or f"stage '{stage}' failed")
 
 
 @flow(name="visionops-pipeline")
 def pipeline(project_dir: str = ".") -> dict[str, str] | State:
-    """Run the DVC pipeline of the project at `project_dir`, stage by stage."""
+    """Run the DVC pipeline of the project at `project_dir`: every stale stage, side by side where the DAG allows."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
+
+    from visionops.core.ort import available_cores
 
     root = Path(project_dir).resolve()
     apply_environment_defaults(root)
     params = project_params.load(root / config.PARAMS_FILE)
-    order = stage_order(root)
-    # an explicit client: mlflow.set_tracking_uri would also set MLFLOW_TRACKING_URI for the whole process
-    uri = tracking.tracking_uri(params.tracking, root)
-    client = MlflowClient(uri)
-    experiment_id = tracking.ensure_experiment(params.tracking, root)  # migrate a fresh store before the stages
-    flow_run_id = flow_run.get_id() or ""
-    tags = {**tracking.run_tags(root, "pipeline"), "prefect_flow_run_id": flow_run_id}
-    run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id
-    flat = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
-    client.log_batch(run_id, params=[Param(key, str(value)) for key, value in flat.items()])
-    env = {tracking.PARENT_RUN_ENV: run_id, tracking.FLOW_RUN_ENV: flow_run_id, "MLFLOW_TRACKING_URI": uri}
-    outcome: dict[str, str] = {}
-    try:
-        for stage in order:
-            retries = params.schedule.stage_retries.get(stage, 0)
-            runner = run_stage.with_options(retries=retries, retry_delay_seconds=params.schedule.retry_delay_seconds)
-            result = runner(stage, str(root), env)
-            if isinstance(result, State):
-                client.set_tag(run_id, "failed_stage", stage)
+    order, upstream = stage_graph(root)
+    count, threads = worker_layout(params.schedule.workers, available_cores())
+    with StageWorkers(count, threads) as workers, DvcStages(root) as dvc:  # the workers warm up meanwhile
+        # an explicit client: mlflow.set_tracking_uri would also set MLFLOW_TRACKING_URI for the whole process
+        uri = tracking.tracking_uri(params.tracking, root)
+        client = MlflowClient(uri)
+        experiment_id = tracking.ensure_experiment(params.tracking, root)  # migrate a fresh store before the stages
+        flow_run_id = flow_run.get_id() or ""
+        tags = {**tracking.run_tags(root, "pipeline"), "prefect_flow_run_id": flow_run_id}
+        run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id
+        flat = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
+        client.log_batch(run_id, params=[Param(key, str(value)) for key, value in flat.items()])
+        env = {tracking.PARENT_RUN_ENV: run_id, tracking.FLOW_RUN_ENV: flow_run_id, "MLFLOW_TRACKING_URI": uri}
+        try:
+            outcome, failure = run_stages(
+                order,
+                upstream,
+                dvc,
+                workers,
+                root=root,
+                env=env,
+                retries=params.schedule.stage_retries,
+                retry_delay=params.schedule.retry_delay_seconds,
+            )
+            for stage, result in outcome.items():
+                client.set_tag(run_id, f"stage.{stage.replace('@', '.')}", result)  # MLflow keys take no @
+            if failure is not None:
+                client.set_tag(run_id, "failed_stage", failure[0])
                 client.set_terminated(run_id, "FAILED")
-                return Failed(message=result.message)
-            outcome[stage] = result
-            client.set_tag(run_id, f"stage.{stage.replace('@', '.')}", result)  # MLflow keys take no @
-        client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
-        summary = headline_metrics(root / "reports")
-        if summary:
-            now = int(time.time() * 1000)
-            client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    client.set_terminated(run_id, "FINISHED")
-    return outcome
+                return Failed(message=failure[1])
+            client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
+            summary = headline_metrics(root / "reports")
+            if summary:
+                now = int(time.time() * 1000)
+                client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
+    return {stage: outcome[stage] for stage in order}
 
 
 def run_pipeline(root: Path) -> dict[str, str]:

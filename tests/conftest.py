@@ -120,20 +120,18 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-@pytest.fixture
-def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
-    """A copy of this project in a fresh git + DVC repo, with its own MLflow store and the tiny budget."""
+def make_project(root: Path, mlflow_db: Path) -> Path:
+    """A copy of this project at `root` in a fresh git + DVC repo, with its own MLflow store and the tiny budget."""
     from visionops import params as project_params
     from visionops.core import config
 
-    root = tmp_path / "project"
-    root.mkdir()
+    root.mkdir(parents=True)
     for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy(REPO / item, root / item)
     for folder in ("pipelines", "src"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(REPO / ".gitignore", root / ".gitignore")
-    shutil.copy(migrated_mlflow_db, root / "mlflow.db")
+    shutil.copy(mlflow_db, root / "mlflow.db")
     params = project_params.load(root / "params.yaml")
     project_params.apply_overrides(root / "params.yaml", config.budget_overrides(params, "tiny"))
     git(root, "init", "-q")
@@ -142,6 +140,22 @@ def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
     git(root, "add", "-A")
     git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, migrated_mlflow_db: Path) -> Path:
+    """A copy of this project in a fresh git + DVC repo, with its own MLflow store and the tiny budget."""
+    return make_project(tmp_path / "project", migrated_mlflow_db)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory, migrated_mlflow_db: Path, prefect_harness, real_mirror):
+    """One finished `visionops run` of the tiny budget on the real Fashion-MNIST, shared by the end-to-end tests:
+    (its project, the flow's outcome). Tests that change the project run after those that only read it."""
+    from pipelines.pipeline import pipeline
+
+    root = make_project(tmp_path_factory.mktemp("tiny") / "project", migrated_mlflow_db)
+    return root, pipeline(project_dir=str(root))
 
 
 @pytest.fixture(scope="session")

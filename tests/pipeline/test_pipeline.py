@@ -1,4 +1,7 @@
-"""End to end on the tiny budget: the real DVC, Prefect and MLflow, in a throwaway git repo."""
+"""End to end on the tiny budget: the real DVC, Prefect and MLflow, in a throwaway git repo.
+
+One tiny `visionops run` (the `tiny_pipeline` fixture) is shared: the tests that read it come first, the one that
+changes a param last."""
 
 import json
 import sys
@@ -40,86 +43,10 @@ STAGES = [
 ]
 
 
-def test_dvc_repro_runs_every_stage_then_skips_what_did_not_change(project, tmp_path, image_folder, run_command):
-    images = image_folder(tmp_path / "user-images", per_class=16, classes=3)
-    project_params.apply_overrides(
-        project / "params.yaml", {"data.dataset": "imagefolder", "data.image_folder": str(images)}
-    )
-
-    first = run_command([sys.executable, "-m", "dvc", "repro"], project)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in STAGES:
-        assert f"Running stage '{stage}'" in first.stdout
-    for model in ("standard", "robust"):
-        metrics = json.loads((project / "reports" / model / "metrics.json").read_text())
-        assert 0.0 <= metrics["accuracy"] <= 1.0 and set(metrics["per_class"]) == {"class0", "class1", "class2"}
-        assert (project / "data" / "models" / model / "classifier.onnx").stat().st_size > 0
-        for figure in ("confusion.png", "mistakes.png", "explanations.png"):
-            assert (project / "reports" / model / "evaluation" / figure).stat().st_size > 0
-        assert json.loads((project / "reports" / model / "registry.json").read_text())["version"] == "1"
-    robustness = json.loads((project / "reports" / "robustness.json").read_text())
-    assert robustness["images"] == 48  # the tiny budget asks for 64; this test set holds 3 classes x 16
-    for model in ("standard", "robust"):
-        assert all(robustness[model]["sanity"].values())
-        assert robustness[model]["transfer_gap"] <= 0.002
-    for figure in ("robust_accuracy.png", "examples_standard.png", "examples_robust.png", "curve.csv"):
-        assert (project / "reports" / "robustness" / figure).stat().st_size > 0
-    gan = json.loads((project / "reports" / "gan.json").read_text())
-    assert gan["feature_classifier"]["registered"] == "visionops-classifier v1"
-    for model in ("dcgan", "cgan"):
-        assert gan[model]["fd_ratio"] == pytest.approx(gan[model]["fd"] / gan["floor"]["fd"])
-        assert 0 <= gan[model]["precision"] <= 1 and 0 <= gan[model]["recall"] <= 1
-        assert (project / "data" / "models" / model / "generator.onnx").stat().st_size > 0
-        for figure in (f"classes_{model}.png", f"interpolation_{model}.png", f"neighbours_{model}.png"):
-            assert (project / "reports" / "gan" / figure).stat().st_size > 0
-    assert len(gan["cgan"]["fd_per_class"]) == 3 and "conditional_accuracy" not in gan["dcgan"]
-    registrations = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("dcgan", "cgan")]
-    assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
-    assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
-    assert (
-        registrations[1]["reason"].startswith("conditional_accuracy ") and "< floor 0.85" in registrations[1]["reason"]
-    )
-    scenes = json.loads((project / "data" / "scenes" / "manifest.json").read_text())
-    assert {k: v["scenes"] for k, v in scenes["splits"].items()} == {"train": 400, "val": 50, "test": 60, "heldout": 40}
-    assert scenes["canvas"] == [1, 56, 56] and scenes["heldout_combinations"]
-    captioning = json.loads((project / "reports" / "captioning.json").read_text())
-    for model in ("show_tell", "attention"):
-        for split in ("test", "heldout"):
-            result = captioning[model][split]
-            assert result["ort_torch_identical"] == 1.0  # greedy captions: onnxruntime and torch agree on every scene
-            for decoding in ("greedy", "beam"):
-                assert 0 <= result[decoding]["truthfulness"] <= 1 and 0 <= result[decoding]["bleu_4"] <= 1
-        assert (project / "reports" / "captioning" / f"examples_{model}.png").stat().st_size > 0
-        assert (project / "data" / "models" / model / "decoder_step.onnx").stat().st_size > 0
-    assert (project / "reports" / "captioning" / "attention_attention.png").stat().st_size > 0
-    captioners = [
-        json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")
-    ]
-    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == [
-        "visionops-captioner"
-    ] * 2
-    assert not any(r["promoted"] for r in captioners) and "< floor" in captioners[1]["reason"]  # 4 steps: far from true
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert sorted(lock["stages"]) == sorted(STAGES)
-
-    again = run_command([sys.executable, "-m", "dvc", "repro"], project)
-    assert again.returncode == 0 and "Running stage" not in again.stdout
-    status = run_command([sys.executable, "-m", "dvc", "status"], project)
-    assert "up to date" in status.stdout
-
-    project_params.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
-    changed = run_command([sys.executable, "-m", "dvc", "repro"], project)
-    assert changed.returncode == 0, changed.stderr[-2000:]
-    ran = {s for s in STAGES if f"Running stage '{s}'" in changed.stdout}
-    assert ran == {"evaluate@standard", "evaluate@robust"}  # register's inputs (the model, the metrics) did not change
-
-
-def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, prefect_harness, real_mirror):
+def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_stage(tiny_pipeline):
     from mlflow import MlflowClient
 
-    from pipelines.pipeline import pipeline
-
-    outcome = pipeline(project_dir=str(project))
+    project, outcome = tiny_pipeline
     assert outcome == {s: "ran" for s in STAGES}
     assert list(outcome) == STAGES  # dvc.yaml's order
 
@@ -204,8 +131,79 @@ def test_prefect_flow_makes_one_parent_run_with_a_child_run_per_stage(project, p
     )
     version = client.get_model_version_by_alias("visionops-captioner", "challenger")
     assert str(version.version) == "2" and version.tags["model"] == "attention"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert sorted(lock["stages"]) == sorted(STAGES)
 
+
+def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(tiny_pipeline):
+    project, _ = tiny_pipeline
+    for model in ("standard", "robust"):
+        metrics = json.loads((project / "reports" / model / "metrics.json").read_text())
+        assert 0.0 <= metrics["accuracy"] <= 1.0 and len(metrics["per_class"]) == 10
+        assert (project / "data" / "models" / model / "classifier.onnx").stat().st_size > 0
+        for figure in ("confusion.png", "mistakes.png", "explanations.png"):
+            assert (project / "reports" / model / "evaluation" / figure).stat().st_size > 0
+        assert json.loads((project / "reports" / model / "registry.json").read_text())["version"] == "1"
+    robustness = json.loads((project / "reports" / "robustness.json").read_text())
+    assert robustness["images"] == 64  # the tiny budget's
+    for model in ("standard", "robust"):
+        assert all(robustness[model]["sanity"].values())
+        assert robustness[model]["transfer_gap"] <= 0.002
+    for figure in ("robust_accuracy.png", "examples_standard.png", "examples_robust.png", "curve.csv"):
+        assert (project / "reports" / "robustness" / figure).stat().st_size > 0
+    gan = json.loads((project / "reports" / "gan.json").read_text())
+    assert gan["feature_classifier"]["registered"] == "visionops-classifier v1"
+    for model in ("dcgan", "cgan"):
+        assert gan[model]["fd_ratio"] == pytest.approx(gan[model]["fd"] / gan["floor"]["fd"])
+        assert 0 <= gan[model]["precision"] <= 1 and 0 <= gan[model]["recall"] <= 1
+        assert (project / "data" / "models" / model / "generator.onnx").stat().st_size > 0
+        for figure in (f"classes_{model}.png", f"interpolation_{model}.png", f"neighbours_{model}.png"):
+            assert (project / "reports" / "gan" / figure).stat().st_size > 0
+    assert len(gan["cgan"]["fd_per_class"]) == 10 and "conditional_accuracy" not in gan["dcgan"]
+    registrations = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("dcgan", "cgan")]
+    assert [r["version"] for r in registrations] == ["1", "2"]  # one registered generator, both compete for it
+    assert registrations[0]["promoted"] and not registrations[1]["promoted"]  # a few steps of cGAN miss its gate
+    assert (
+        registrations[1]["reason"].startswith("conditional_accuracy ") and "< floor 0.85" in registrations[1]["reason"]
+    )
+    scenes = json.loads((project / "data" / "scenes" / "manifest.json").read_text())
+    assert {k: v["scenes"] for k, v in scenes["splits"].items()} == {"train": 400, "val": 50, "test": 60, "heldout": 40}
+    assert scenes["canvas"] == [1, 56, 56] and scenes["heldout_combinations"]
+    captioning = json.loads((project / "reports" / "captioning.json").read_text())
+    for model in ("show_tell", "attention"):
+        for split in ("test", "heldout"):
+            result = captioning[model][split]
+            assert result["ort_torch_identical"] == 1.0  # greedy captions: onnxruntime and torch agree on every scene
+            for decoding in ("greedy", "beam"):
+                assert 0 <= result[decoding]["truthfulness"] <= 1 and 0 <= result[decoding]["bleu_4"] <= 1
+        assert (project / "reports" / "captioning" / f"examples_{model}.png").stat().st_size > 0
+        assert (project / "data" / "models" / model / "decoder_step.onnx").stat().st_size > 0
+    assert (project / "reports" / "captioning" / "attention_attention.png").stat().st_size > 0
+    captioners = [
+        json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("show_tell", "attention")
+    ]
+    assert [r["version"] for r in captioners] == ["1", "2"] and [r["name"] for r in captioners] == [
+        "visionops-captioner"
+    ] * 2
+    assert not any(r["promoted"] for r in captioners) and "< floor" in captioners[1]["reason"]  # 4 steps: far from true
+
+
+def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_touches(tiny_pipeline, run_command):
+    from pipelines.pipeline import pipeline
+
+    project, _ = tiny_pipeline
+    status = run_command([sys.executable, "-m", "dvc", "status"], project)
+    assert "up to date" in status.stdout  # the flow recorded dvc.lock as dvc repro would
+    again = run_command([sys.executable, "-m", "dvc", "repro"], project)
+    assert again.returncode == 0 and "Running stage" not in again.stdout
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
+
+    project_params.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
+    changed = run_command([sys.executable, "-m", "dvc", "repro"], project)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    ran = {s for s in STAGES if f"Running stage '{s}'" in changed.stdout}
+    assert ran == {"evaluate@standard", "evaluate@robust"}  # register's inputs (the model, the metrics) did not change
+    assert "up to date" in run_command([sys.executable, "-m", "dvc", "status"], project).stdout
 
 
 def test_train_stage_runs_ddp_on_two_cpu_processes(project, tmp_path, image_folder, run_command):

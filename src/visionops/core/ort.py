@@ -14,6 +14,11 @@ CLASSES_KEY = "visionops.classes"
 
 
 def available_cores() -> int:
+    """The cores this process may use: its share when a pipeline worker runs it (VISIONOPS_THREADS), else all."""
+    from visionops.core.runtime import THREADS_ENV
+
+    if os.environ.get(THREADS_ENV, "").isdigit() and int(os.environ[THREADS_ENV]) > 0:
+        return int(os.environ[THREADS_ENV])
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:

@@ -11,6 +11,8 @@ from pathlib import Path
 from visionops.core.config import PARAMS_FILE
 from visionops.core.errors import UserError
 
+THREADS_ENV = "VISIONOPS_THREADS"  # set by the pipeline's workers: the cores each stage running side by side may use
+
 
 def find_project_root(start: str | Path | None = None) -> Path:
     """The nearest folder at or above `start` holding params.yaml and dvc.yaml."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -36,6 +36,14 @@ class ScheduleParams(Section):
     timezone: str = "UTC"
     stage_retries: dict[str, int] = {}
     retry_delay_seconds: float = Field(10, ge=0)
+    workers: Literal["auto"] | int = "auto"  # stages the flow runs side by side, each on its share of the cores
+
+    @field_validator("workers")
+    @classmethod
+    def _at_least_one(cls, workers: str | int) -> str | int:
+        if workers != "auto" and workers < 1:
+            raise ValueError("must be 'auto' or a number of worker processes >= 1")
+        return workers
 
     @field_validator("cron")
     @classmethod

@@ -1,0 +1,114 @@
+"""DVC's bookkeeping for the stages the flow runs itself: what is stale, the run cache, and dvc.lock.
+
+`dvc repro` starts a fresh interpreter per stage and pays its imports, DVC's start-up and MLflow's set-up every time.
+The flow instead keeps one DVC repo open for the whole run and asks it, stage by stage, exactly what
+`dvc repro --single-item` would: is the stage changed (deps, params, outs, command), can the run cache restore it,
+and, after the command ran, it hashes the outputs, caches them and writes the stage's entry in dvc.lock. Only the
+command itself runs elsewhere (a warm worker, see workers.py). dvc.yaml stays the one place for the DAG, and plain
+`dvc repro` runs the same commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+SKIPPED, RESTORED, RAN = "skipped", "restored", "ran"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A stage's command: `python -m <module> <argv>` (run in a warm worker), or any other shell line."""
+
+    line: str
+    module: str | None
+    argv: tuple[str, ...]
+    group: str | None  # stages of one group never run at the same time (dvc.yaml `meta: {serial: <group>}`)
+
+
+def parse_command(line: str, group: str | None = None) -> Command:
+    parts = shlex.split(line)
+    if len(parts) >= 3 and parts[0] == "python" and parts[1] == "-m":
+        return Command(line, parts[2], tuple(parts[3:]), group)
+    return Command(line, None, (), group)
+
+
+def stage_graph(root: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """Stage names in execution order (ties keep dvc.yaml's order) and each stage's upstream stages."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        position = {stage: i for i, stage in enumerate(repo.index.stages)}
+        ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
+        order = [stage.name for stage in ordered]
+        upstream = {stage.name: sorted(s.name for s in graph.successors(stage)) for stage in graph}
+    return order, upstream
+
+
+class DvcStages:
+    """An open DVC repo, locked for the run as `dvc repro` locks it. Use from one thread only; it works from the
+    project's root (DVC resolves the outputs' paths against the working directory) and restores the old one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._repo: Any = None
+        self._stages: dict[str, Any] = {}
+        self._cwd = ""
+
+    def __enter__(self) -> DvcStages:
+        from dvc.repo import Repo
+
+        self._cwd = os.getcwd()
+        os.chdir(self.root)
+        self._repo = Repo(str(self.root))
+        self._repo.lock.lock()
+        self._stages = {stage.name: stage for stage in self._repo.index.stages}
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self._repo.lock.unlock()
+            self._repo.close()
+        finally:
+            os.chdir(self._cwd)
+
+    def command(self, name: str) -> Command:
+        stage = self._stages[name]
+        return parse_command(stage.cmd, (stage.meta or {}).get("serial"))
+
+    def begin(self, name: str, *, force: bool = False) -> str | None:
+        """SKIPPED (nothing changed), RESTORED (from the run cache, recorded) or None: run its command, then `finish`.
+
+        As `dvc repro` does: the outputs are removed first (persistent ones are kept), so a stale one never survives.
+        `force`: run it even if nothing changed, as `dvc repro -f`.
+        """
+        from dvc.stage.cache import RunCacheNotFoundError
+
+        stage = self._stages[name]
+        if not force and not stage.changed():
+            return SKIPPED
+        stage.remove_outs(ignore_remove=False, force=False)
+        if force:
+            stage.save_deps()
+            return None
+        try:
+            self._repo.stage_cache.restore(stage)
+        except RunCacheNotFoundError:
+            stage.save_deps()
+            return None
+        self.finish(name)
+        return RESTORED
+
+    def finish(self, name: str) -> None:
+        """Hash and cache the outputs of a stage whose command succeeded, and write its entry in dvc.lock."""
+        stage = self._stages[name]
+        uncached = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
+        stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
+        stage.commit()
+        stage.dump(update_pipeline=False)

@@ -1,0 +1,164 @@
+"""Warm worker processes that run stage commands (`python -m visionops.stages.<name> ...`) without starting Python.
+
+A pool of spawned processes imports torch, Lightning, MLflow and onnxruntime once; each stage command then runs as
+the stage module's `main(argv)` in one of them, with the flow's environment and the project as working directory.
+Stages run side by side, one per worker, each worker with its share of the cores (torch and onnxruntime threads).
+A stage that starts processes of its own (Lightning DDP re-runs its command line) says so through
+`launches_processes(argv)` in its module and is run as a subprocess instead. Every line a stage prints is prefixed
+with its name, so the log of stages running side by side stays readable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import multiprocessing
+import os
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
+from types import TracebackType
+from typing import Any, NamedTuple, TextIO, TypeVar
+
+from visionops.core.runtime import THREADS_ENV
+
+T = TypeVar("T")
+
+
+class Outcome(NamedTuple):
+    status: str  # "ok" | "error" (the user can fix it) | "transient" (may pass if tried again) | "bug"
+    message: str
+
+
+def _warm_up(threads: int) -> None:
+    os.environ[THREADS_ENV] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import mlflow  # noqa: F401
+    import onnx  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import onnxscript  # noqa: F401  (torch.onnx's exporter)
+    import pytorch_lightning  # noqa: F401
+    import torchmetrics  # noqa: F401
+
+    import visionops.params  # noqa: F401
+
+
+class _Prefixed(io.TextIOBase):
+    """A text stream that writes each complete line to `target` with a prefix."""
+
+    def __init__(self, target: TextIO, prefix: str) -> None:
+        self.target, self.prefix, self.pending = target, prefix, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            self.target.write(f"{self.prefix}{line}\n")
+        self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.target.write(f"{self.prefix}{self.pending}\n")
+            self.pending = ""
+        self.target.flush()
+
+
+def run_command(stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> Outcome:
+    """Run `python -m module argv` in this process (a worker), as the stage's own process would."""
+    from visionops.core.errors import TransientError, UserError
+
+    os.environ.update(env)
+    os.chdir(cwd)
+    out, err = _Prefixed(sys.__stdout__, f"[{stage}] "), _Prefixed(sys.__stderr__, f"[{stage}] ")
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            entry = importlib.import_module(module)
+            if getattr(entry, "launches_processes", lambda argv: False)(list(argv)):
+                return _as_subprocess(module, argv, out)
+            main = entry.main
+            getattr(main, "__wrapped__", main)(list(argv))  # unwrapped: the error comes back, not an exit status
+            return Outcome("ok", "")
+        except TransientError as exc:
+            return Outcome("transient", str(exc))
+        except UserError as exc:
+            return Outcome("error", str(exc))
+        except SystemExit as exc:  # argparse, or a stage that exits on its own
+            return Outcome("ok", "") if exc.code in (0, None) else Outcome("error", f"exit status {exc.code}")
+        except Exception as exc:
+            traceback.print_exc()
+            return Outcome("bug", f"{type(exc).__name__}: {exc}")
+        finally:
+            out.flush()
+            err.flush()
+
+
+def _as_subprocess(module: str, argv: tuple[str, ...], out: _Prefixed) -> Outcome:
+    process = subprocess.run(
+        [sys.executable, "-m", module, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    out.write(process.stdout)
+    if process.returncode == 0:
+        return Outcome("ok", "")
+    errors = [line for line in process.stdout.splitlines() if line.startswith("error:")]
+    message = errors[-1].removeprefix("error: ") if errors else f"exit status {process.returncode}"
+    return Outcome("transient" if process.returncode == 75 else "error", message)
+
+
+def worker_layout(workers: int | str, cores: int) -> tuple[int, int]:
+    """(workers, threads each) for a number of workers or 'auto': two workers when there are two cores or more."""
+    count = (2 if cores >= 2 else 1) if workers == "auto" else max(1, int(workers))
+    return count, max(1, cores // count)
+
+
+class StageWorkers:
+    """The pool. `submit` returns a future of the stage's Outcome; a worker that dies is replaced."""
+
+    def __init__(self, workers: int, threads: int) -> None:
+        self.size, self.threads = workers, threads
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> StageWorkers:
+        self._pool = self._start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            max_workers=self.size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm_up,
+            initargs=(self.threads,),
+        )
+        for _ in range(self.size):  # start warming up now, while the flow does its own set-up
+            pool.submit(os.getpid)
+        return pool
+
+    def submit(self, stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> Future[Outcome]:
+        return self.call(run_command, stage, module, argv, env, cwd)
+
+    def call(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        """Run a picklable module-level function in a worker."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        assert self._pool is not None
+        try:
+            return self._pool.submit(function, *args)
+        except BrokenProcessPool:  # a stage killed its worker (a signal, out of memory): start a fresh pool
+            self._pool = self._start()
+            return self._pool.submit(function, *args)
