@@ -13,7 +13,13 @@ from torch import nn
 
 from visionops.captioning.params import CaptionerParams
 from visionops.core.errors import UserError
-from visionops.core.lightning import FINGERPRINT_FILE, epoch_report, fingerprint, resumable_checkpoint
+from visionops.core.lightning import (
+    FINGERPRINT_FILE,
+    epoch_report,
+    fingerprint,
+    resolve_precision,
+    resumable_checkpoint,
+)
 from visionops.data.scenes.compose import SceneSplit
 
 
@@ -188,7 +194,7 @@ def fit_captioner(
         max_epochs=params.epochs,
         accelerator=accelerator,
         devices=1,
-        precision=params.precision,
+        precision=resolve_precision(params.precision, on_gpu=device.type == "cuda"),
         limit_train_batches=params.limit_train_batches,
         gradient_clip_val=params.grad_clip or None,
         logger=logger if logger is not None else False,

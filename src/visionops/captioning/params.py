@@ -33,7 +33,7 @@ class CaptionerParams(Section):
     max_length: int = Field(24, ge=2, le=256)  # tokens a decoded caption may have, <eos> included
     beam_width: int = Field(3, ge=1, le=32)
     accelerator: str = "auto"  # a captioner trains on one device (cpu or one GPU)
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     seed: int = Field(0, ge=0)
 
 
