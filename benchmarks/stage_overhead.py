@@ -138,7 +138,7 @@ def warm_rows(root: Path, chosen: list[str], env: dict[str, str], repeats: int) 
     os.chdir(root)
     _, threads = worker_layout(1, available_cores())
     stage_env = {k: v for k, v in env.items() if k not in os.environ or os.environ[k] != v}
-    with StageWorkers(1, threads) as workers, DvcStages(root) as dvc:
+    with StageWorkers(1, threads, threads) as workers, DvcStages(root) as dvc:
         workers.call(os.getpid).result()  # warmed up
         fixed = {
             "round_trip": median_of(repeats, lambda: _timed_call(workers, os.getpid)),
@@ -151,7 +151,7 @@ def warm_rows(root: Path, chosen: list[str], env: dict[str, str], repeats: int) 
             started = time.perf_counter()
             dvc.begin(stage, force=True)
             submitted = time.perf_counter()
-            outcome = workers.submit(stage, command.module, command.argv, stage_env, str(root)).result()
+            outcome = workers.submit(stage, command.module, command.argv, stage_env, str(root), threads).result()
             ran = time.perf_counter()
             if outcome.status != "ok":
                 raise SystemExit(f"{stage} failed in the worker: {outcome.message}")

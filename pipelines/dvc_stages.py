@@ -37,20 +37,6 @@ def parse_command(line: str, group: str | None = None) -> Command:
     return Command(line, None, (), group)
 
 
-def stage_graph(root: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """Stage names in execution order (ties keep dvc.yaml's order) and each stage's upstream stages."""
-    import networkx as nx
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        position = {stage: i for i, stage in enumerate(repo.index.stages)}
-        ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
-        order = [stage.name for stage in ordered]
-        upstream = {stage.name: sorted(s.name for s in graph.successors(stage)) for stage in graph}
-    return order, upstream
-
-
 class DvcStages:
     """An open DVC repo, locked for the run as `dvc repro` locks it. Use from one thread only; it works from the
     project's root (DVC resolves the outputs' paths against the working directory) and restores the old one."""
@@ -62,14 +48,35 @@ class DvcStages:
         self._cwd = ""
 
     def __enter__(self) -> DvcStages:
+        import logging
+
         from dvc.repo import Repo
 
+        logging.getLogger("dvc").setLevel(logging.WARNING)  # its per-stage notes; the flow logs what it decided
         self._cwd = os.getcwd()
         os.chdir(self.root)
         self._repo = Repo(str(self.root))
         self._repo.lock.lock()
         self._stages = {stage.name: stage for stage in self._repo.index.stages}
         return self
+
+    def graph(self) -> tuple[list[str], dict[str, list[str]]]:
+        """Stage names in execution order (ties keep dvc.yaml's order) and each stage's upstream stages."""
+        import networkx as nx
+
+        graph = self._repo.index.graph  # edges point from a stage to the stages it depends on
+        position = {stage: i for i, stage in enumerate(self._repo.index.stages)}
+        ordered = nx.lexicographical_topological_sort(graph.reverse(), key=lambda s: f"{position[s]:06d}")
+        upstream = {stage.name: sorted(s.name for s in graph.successors(stage)) for stage in graph}
+        return [stage.name for stage in ordered], upstream
+
+    def stale(self) -> list[str]:
+        """The stages that would run now (their deps, params, outputs or command changed), before any runs."""
+        return [name for name, stage in self._stages.items() if stage.changed()]
+
+    def resumable(self) -> set[str]:
+        """Stages with a persistent output (checkpoints to resume from): the training stages, the long ones."""
+        return {name for name, stage in self._stages.items() if any(out.persist for out in stage.outs)}
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         try:
@@ -106,9 +113,17 @@ class DvcStages:
         return RESTORED
 
     def finish(self, name: str) -> None:
-        """Hash and cache the outputs of a stage whose command succeeded, and write its entry in dvc.lock."""
+        """After a stage's command succeeded: `save_outputs`, then `write_lock`."""
+        self.save_outputs(name)
+        self.write_lock(name)
+
+    def save_outputs(self, name: str) -> None:
+        """Hash the stage's outputs and put them in the cache (and its run in the run cache)."""
         stage = self._stages[name]
         uncached = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
         stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
         stage.commit()
-        stage.dump(update_pipeline=False)
+
+    def write_lock(self, name: str) -> None:
+        """Write the stage's entry in dvc.lock (DVC re-reads and rewrites the whole file: over a second here)."""
+        self._stages[name].dump(update_pipeline=False)

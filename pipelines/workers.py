@@ -52,7 +52,7 @@ def _warm_up(threads: int) -> None:
     import visionops.params  # noqa: F401
 
 
-class _Prefixed(io.TextIOBase):
+class PrefixedLines(io.TextIOBase):
     """A text stream that writes each complete line to `target` with a prefix."""
 
     def __init__(self, target: TextIO, prefix: str) -> None:
@@ -78,11 +78,16 @@ class _Prefixed(io.TextIOBase):
 
 def run_command(stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> Outcome:
     """Run `python -m module argv` in this process (a worker), as the stage's own process would."""
+    import torch
+
     from visionops.core.errors import TransientError, UserError
 
+    saved_env, saved_cwd, saved_threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
     os.environ.update(env)
+    if env.get(THREADS_ENV, "").isdigit():
+        torch.set_num_threads(int(env[THREADS_ENV]))
     os.chdir(cwd)
-    out, err = _Prefixed(sys.__stdout__, f"[{stage}] "), _Prefixed(sys.__stderr__, f"[{stage}] ")
+    out, err = PrefixedLines(sys.__stdout__, f"[{stage}] "), PrefixedLines(sys.__stderr__, f"[{stage}] ")
     with redirect_stdout(out), redirect_stderr(err):
         try:
             entry = importlib.import_module(module)
@@ -103,9 +108,13 @@ def run_command(stage: str, module: str, argv: tuple[str, ...], env: dict[str, s
         finally:
             out.flush()
             err.flush()
+            os.chdir(saved_cwd)
+            torch.set_num_threads(saved_threads)
+            os.environ.clear()
+            os.environ.update(saved_env)
 
 
-def _as_subprocess(module: str, argv: tuple[str, ...], out: _Prefixed) -> Outcome:
+def _as_subprocess(module: str, argv: tuple[str, ...], out: PrefixedLines) -> Outcome:
     process = subprocess.run(
         [sys.executable, "-m", module, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -124,19 +133,25 @@ def worker_layout(workers: int | str, cores: int) -> tuple[int, int]:
 
 
 class StageWorkers:
-    """The pool. `submit` returns a future of the stage's Outcome; a worker that dies is replaced."""
+    """The pool; `submit` returns a future of the stage's Outcome. A worker that dies breaks the pool; the next
+    call starts a fresh one."""
 
-    def __init__(self, workers: int, threads: int) -> None:
-        self.size, self.threads = workers, threads
+    def __init__(self, workers: int, threads: int, cores: int) -> None:
+        self.size, self.threads, self.cores = workers, threads, cores
         self._pool: ProcessPoolExecutor | None = None
+        self.used = False
 
     def __enter__(self) -> StageWorkers:
-        self._pool = self._start()
+        self._pool = self._start()  # they warm up while the flow does its own set-up
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is None:
+            return
+        if not self.used:  # nothing was stale: don't wait for the imports of workers that will never run a stage
+            for process in list(getattr(self._pool, "_processes", {}).values()):  # no public way before 3.14
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _start(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(
@@ -145,18 +160,22 @@ class StageWorkers:
             initializer=_warm_up,
             initargs=(self.threads,),
         )
-        for _ in range(self.size):  # start warming up now, while the flow does its own set-up
+        for _ in range(self.size):  # every worker starts warming up now, not when a second stage is ready
             pool.submit(os.getpid)
         return pool
 
-    def submit(self, stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> Future[Outcome]:
-        return self.call(run_command, stage, module, argv, env, cwd)
+    def submit(
+        self, stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str, threads: int
+    ) -> Future[Outcome]:
+        return self.call(run_command, stage, module, argv, {**env, THREADS_ENV: str(threads)}, cwd)
 
     def call(self, function: Callable[..., T], *args: Any) -> Future[T]:
         """Run a picklable module-level function in a worker."""
         from concurrent.futures.process import BrokenProcessPool
 
-        assert self._pool is not None
+        self.used = True
+        if self._pool is None:
+            self._pool = self._start()
         try:
             return self._pool.submit(function, *args)
         except BrokenProcessPool:  # a stage killed its worker (a signal, out of memory): start a fresh pool

@@ -36,6 +36,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     else:
         params.load(params_file)  # refuse bad params before Prefect starts
 
+    from pipelines.dvc_stages import DvcStages
+
+    with DvcStages(root) as dvc:  # DVC alone answers "is anything stale?": a no-op run starts no Prefect server
+        stale = dvc.stale()
+    if not stale:
+        print("pipeline: every stage is up to date (DVC found nothing changed); no flow run started")
+        return
+
     from pipelines.pipeline import run_pipeline
 
     outcome = run_pipeline(root)

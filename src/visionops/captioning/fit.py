@@ -97,14 +97,16 @@ def frozen_layers(params: CaptionerParams, trunk: nn.Sequential) -> int:
     return len(trunk) - params.finetune_blocks
 
 
-def run_frozen(layers: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """One pass of the frozen layers over uint8 images [N, C, H, W]: their output maps, float32, same device."""
+def run_frozen(layers: nn.Module, images: torch.Tensor, batch_size: int = 500, bf16: bool = False) -> torch.Tensor:
+    """One pass of the frozen layers over uint8 images [N, C, H, W]: their output maps, float32, same device.
+
+    `bf16`: compute them in bf16 autocast, as the training that reads them does."""
     layers.eval()
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(images), batch_size):
             pixels = (images[i : i + batch_size].float() / 255.0).contiguous(memory_format=torch.channels_last)
-            out.append(layers(pixels))
+            out.append(layers(pixels).float())
     return torch.cat(out).contiguous(memory_format=torch.channels_last) if out else torch.zeros(0)
 
 
@@ -163,9 +165,11 @@ def fit_captioner(
         "cuda" if accelerator in ("gpu", "cuda") or accelerator == "auto" and torch.cuda.is_available() else "cpu"
     )
 
+    precision = resolve_precision(params.precision, on_gpu=device.type == "cuda")
+
     def batches(split: SceneSplit, shuffle: bool) -> CaptionBatches:
         images = torch.from_numpy(split.images).to(device)
-        inputs = run_frozen(trunk[:frozen].to(device), images) if frozen else images
+        inputs = run_frozen(trunk[:frozen].to(device), images, bf16=precision == "bf16-mixed") if frozen else images
         tokens = np.stack([vocab.encode(d["captions"], params.max_length + 1) for d in split.descriptions])
         return CaptionBatches(
             inputs,
@@ -194,7 +198,7 @@ def fit_captioner(
         max_epochs=params.epochs,
         accelerator=accelerator,
         devices=1,
-        precision=resolve_precision(params.precision, on_gpu=device.type == "cuda"),
+        precision=precision,
         limit_train_batches=params.limit_train_batches,
         gradient_clip_val=params.grad_clip or None,
         logger=logger if logger is not None else False,

@@ -15,6 +15,7 @@ from visionops.core.lightning import (
     FINGERPRINT_FILE,
     epoch_report,
     fingerprint,
+    quiet_lightning,
     resolve_precision,
     resumable_checkpoint,
 )
@@ -42,6 +43,8 @@ def resolve_device_settings(params: ClassifierParams) -> dict[str, Any]:
 def launches_processes(params: ClassifierParams) -> bool:
     """Whether Lightning, given these device settings, starts a process per device (DDP) by re-running the command."""
     import pytorch_lightning as pl
+
+    quiet_lightning()
 
     trainer = pl.Trainer(
         accelerator=params.accelerator,

@@ -1,0 +1,53 @@
+"""How the flow launches stage commands: worker counts, one-line errors, prefixed output (no pipeline run here)."""
+
+import io
+
+from pipelines.dvc_stages import parse_command
+from pipelines.workers import Outcome, PrefixedLines, run_command, worker_layout
+
+
+def test_two_workers_share_two_cores_and_a_count_is_kept_as_given():
+    assert worker_layout("auto", 2) == (2, 1)
+    assert worker_layout("auto", 1) == (1, 1)
+    assert worker_layout("auto", 16) == (2, 8)
+    assert worker_layout(3, 16) == (3, 5)
+
+
+def test_a_stage_command_of_dvc_yaml_becomes_a_module_and_its_arguments():
+    command = parse_command("python -m visionops.stages.train --name standard --data 'data/my prepared'", "g")
+    assert (command.module, command.argv, command.group) == (
+        "visionops.stages.train",
+        ("--name", "standard", "--data", "data/my prepared"),
+        "g",
+    )
+    assert parse_command("echo hello").module is None  # any other command runs in a shell, as DVC runs it
+
+
+def test_a_stage_error_comes_back_as_its_one_line_and_the_worker_is_left_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("data:\n  val_fraction: 2.0\n")
+    outcome = run_command("fetch", "visionops.stages.fetch", ("--out", "data/raw"), {"VISIONOPS_X": "1"}, str(tmp_path))
+    assert outcome.status == "error" and "data.val_fraction" in outcome.message
+    assert "\n" not in outcome.message
+    assert not (tmp_path / "data" / "raw").exists()
+    import os
+
+    assert os.getcwd() == str(tmp_path) and "VISIONOPS_X" not in os.environ
+
+
+def test_a_bug_is_reported_as_a_bug_with_its_type(tmp_path):
+    outcome = run_command("nothing", "visionops.no_such_stage", (), {}, str(tmp_path))
+    assert outcome == Outcome("bug", "ModuleNotFoundError: No module named 'visionops.no_such_stage'")
+
+
+def test_every_line_a_stage_prints_carries_its_name():
+    target = io.StringIO()
+    stream = PrefixedLines(target, "[train@robust] ")
+    stream.write("epoch 1/5: val acc 0.8\nepoch 2")
+    stream.write("/5: val acc 0.9\npartial")
+    stream.flush()
+    assert target.getvalue().splitlines() == [
+        "[train@robust] epoch 1/5: val acc 0.8",
+        "[train@robust] epoch 2/5: val acc 0.9",
+        "[train@robust] partial",
+    ]
