@@ -151,7 +151,9 @@ def warm_rows(root: Path, chosen: list[str], env: dict[str, str], repeats: int) 
             started = time.perf_counter()
             dvc.begin(stage, force=True)
             submitted = time.perf_counter()
-            outcome = workers.submit(stage, command.module, command.argv, stage_env, str(root), threads).result()
+            outcome = workers.submit(
+                stage, command.module, command.argv, env=stage_env, cwd=str(root), threads=threads
+            ).result()
             ran = time.perf_counter()
             if outcome.status != "ok":
                 raise SystemExit(f"{stage} failed in the worker: {outcome.message}")

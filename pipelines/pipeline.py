@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -28,6 +29,7 @@ from visionops.core.runtime import apply_environment_defaults
 from visionops.headlines import headline_metrics
 
 TRANSIENT = "TransientFailure"
+_PRESTARTED: list[StageWorkers] = []  # workers run_pipeline started before the flow, for the flow to use
 
 
 def _is_transient(task: object, task_run: object, state: State) -> bool:
@@ -36,7 +38,7 @@ def _is_transient(task: object, task_run: object, state: State) -> bool:
 
 @task(cache_policy=NO_CACHE, task_run_name="{stage}", retry_condition_fn=_is_transient)
 def run_stage(
-    stage: str, command: Command, root: str, env: dict[str, str], workers: StageWorkers, threads: int
+    stage: str, command: Command, *, root: str, env: dict[str, str], workers: StageWorkers, threads: int
 ) -> str | State:
     """Run a stale stage's command; 'ran', or a Failed state carrying the stage's own error line.
 
@@ -51,7 +53,7 @@ def run_stage(
         outcome = _run_shell(command.line, root, env)
     else:
         try:
-            outcome = workers.submit(stage, command.module, command.argv, env, root, threads).result()
+            outcome = workers.submit(stage, command.module, command.argv, env=env, cwd=root, threads=threads).result()
         except BrokenProcessPool:
             outcome = Outcome("error", "its worker process died (killed, or out of memory)")
     if outcome.status == "ok":
@@ -135,7 +137,10 @@ def run_stages(
             command = commands[stage]
             threads = workers.cores if not running and len(startable) == 1 else workers.threads
             runner = run_stage.with_options(retries=retries.get(stage, 0), retry_delay_seconds=retry_delay)
-            running[stage] = (runner.submit(stage, command, str(root), env, workers, threads), command.group)
+            running[stage] = (
+                runner.submit(stage, command, root=str(root), env=env, workers=workers, threads=threads),
+                command.group,
+            )
         for stage in unlocked:
             dvc.write_lock(stage)
         unlocked.clear()
@@ -166,7 +171,11 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
     apply_environment_defaults(root)
     params = project_params.load(root / config.PARAMS_FILE)
     count, threads = worker_layout(params.schedule.workers, available_cores())
-    with StageWorkers(count, threads, available_cores()) as workers, DvcStages(root) as dvc:
+    with ExitStack() as stack:
+        workers = next(
+            (w for w in _PRESTARTED if (w.size, w.threads) == (count, threads)), None
+        ) or stack.enter_context(StageWorkers(count, threads, available_cores()))
+        dvc = stack.enter_context(DvcStages(root))
         order, upstream = dvc.graph()
         # an explicit client: mlflow.set_tracking_uri would also set MLFLOW_TRACKING_URI for the whole process
         uri = tracking.tracking_uri(params.tracking, root)
@@ -208,8 +217,20 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
 
 
 def run_pipeline(root: Path) -> dict[str, str]:
-    """Entry point for `visionops run`: a UserError names the failed stage in one line."""
-    state = pipeline(project_dir=str(root), return_state=True)
+    """Entry point for `visionops run`: a UserError names the failed stage in one line.
+
+    The workers start here, so their imports overlap the start of Prefect's temporary server.
+    """
+    from visionops.core.ort import available_cores
+
+    params = project_params.load(root / config.PARAMS_FILE)
+    count, threads = worker_layout(params.schedule.workers, available_cores())
+    with StageWorkers(count, threads, available_cores()) as workers:
+        _PRESTARTED.append(workers)
+        try:
+            state = pipeline(project_dir=str(root), return_state=True)
+        finally:
+            _PRESTARTED.remove(workers)
     if state.is_failed():
         raise UserError(state.message or "the pipeline failed")
     return state.result()

@@ -76,7 +76,7 @@ class PrefixedLines(io.TextIOBase):
         self.target.flush()
 
 
-def run_command(stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str) -> Outcome:
+def run_command(stage: str, module: str, argv: tuple[str, ...], *, env: dict[str, str], cwd: str) -> Outcome:
     """Run `python -m module argv` in this process (a worker), as the stage's own process would."""
     import torch
 
@@ -165,11 +165,11 @@ class StageWorkers:
         return pool
 
     def submit(
-        self, stage: str, module: str, argv: tuple[str, ...], env: dict[str, str], cwd: str, threads: int
+        self, stage: str, module: str, argv: tuple[str, ...], *, env: dict[str, str], cwd: str, threads: int
     ) -> Future[Outcome]:
-        return self.call(run_command, stage, module, argv, {**env, THREADS_ENV: str(threads)}, cwd)
+        return self.call(run_command, stage, module, argv, env={**env, THREADS_ENV: str(threads)}, cwd=cwd)
 
-    def call(self, function: Callable[..., T], *args: Any) -> Future[T]:
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         """Run a picklable module-level function in a worker."""
         from concurrent.futures.process import BrokenProcessPool
 
@@ -177,7 +177,7 @@ class StageWorkers:
         if self._pool is None:
             self._pool = self._start()
         try:
-            return self._pool.submit(function, *args)
+            return self._pool.submit(function, *args, **kwargs)
         except BrokenProcessPool:  # a stage killed its worker (a signal, out of memory): start a fresh pool
             self._pool = self._start()
-            return self._pool.submit(function, *args)
+            return self._pool.submit(function, *args, **kwargs)

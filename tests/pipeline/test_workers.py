@@ -26,7 +26,9 @@ def test_a_stage_command_of_dvc_yaml_becomes_a_module_and_its_arguments():
 def test_a_stage_error_comes_back_as_its_one_line_and_the_worker_is_left_as_it_was(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("data:\n  val_fraction: 2.0\n")
-    outcome = run_command("fetch", "visionops.stages.fetch", ("--out", "data/raw"), {"VISIONOPS_X": "1"}, str(tmp_path))
+    outcome = run_command(
+        "fetch", "visionops.stages.fetch", ("--out", "data/raw"), env={"VISIONOPS_X": "1"}, cwd=str(tmp_path)
+    )
     assert outcome.status == "error" and "data.val_fraction" in outcome.message
     assert "\n" not in outcome.message
     assert not (tmp_path / "data" / "raw").exists()
@@ -36,7 +38,7 @@ def test_a_stage_error_comes_back_as_its_one_line_and_the_worker_is_left_as_it_w
 
 
 def test_a_bug_is_reported_as_a_bug_with_its_type(tmp_path):
-    outcome = run_command("nothing", "visionops.no_such_stage", (), {}, str(tmp_path))
+    outcome = run_command("nothing", "visionops.no_such_stage", (), env={}, cwd=str(tmp_path))
     assert outcome == Outcome("bug", "ModuleNotFoundError: No module named 'visionops.no_such_stage'")
 
 

@@ -90,6 +90,9 @@ def test_a_stage_module_is_its_arguments_and_one_call_into_its_family(stage):
     path = REPO / "src" / "visionops" / "stages" / f"{stage}.py"
     tree = ast.parse(path.read_text())
     top_level = [n for n in tree.body if not isinstance(n, ast.Import | ast.ImportFrom | ast.If)]
+    # besides main(): the parser it shares with the hook the pipeline's workers ask before running it in-process
+    hooks = [n for n in top_level if isinstance(n, ast.FunctionDef) and n.name in ("_parser", "launches_processes")]
+    top_level = [n for n in top_level if n not in hooks]
     assert [type(n).__name__ for n in top_level] == ["Expr", "FunctionDef"], "only a docstring and main()"
     family_imports, calls = [], []
     for node in _main_body(path):
