@@ -124,6 +124,13 @@ class DvcStages:
         stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
         stage.commit()
 
+    def output_md5(self, name: str, path: str) -> str | None:
+        """The md5 DVC computed for the stage's output `path` (as dvc.lock will record it), if it has that output."""
+        for out in self._stages[name].outs:
+            if out.def_path == path and out.hash_info:
+                return str(out.hash_info.value)
+        return None
+
     def write_lock(self, name: str) -> None:
         """Write the stage's entry in dvc.lock (DVC re-reads and rewrites the whole file: over a second here)."""
         self._stages[name].dump(update_pipeline=False)

@@ -133,6 +133,7 @@ def run_stages(
             if decided:
                 outcome[stage] = decided
                 logger.info("%s %s", stage, decided)
+                env = _with_data_version(env, dvc, stage)
                 continue
             command = commands[stage]
             threads = workers.cores if not running and len(startable) == 1 else workers.threads
@@ -155,8 +156,16 @@ def run_stages(
             dvc.save_outputs(stage)  # a downstream stage's stale check needs these hashes, not the lock entry
             unlocked.append(stage)
             outcome[stage] = "ran"
+            env = _with_data_version(env, dvc, stage)
         elif failure is None:
             failure = (stage, state.message or f"stage '{stage}' failed")
+
+
+def _with_data_version(env: dict[str, str], dvc: DvcStages, stage: str) -> dict[str, str]:
+    """The stages that follow tag their runs with the prepared data's md5; they must not read dvc.lock for it while
+    this flow writes the file."""
+    md5 = dvc.output_md5(stage, tracking.DATA_OUT)
+    return {**env, tracking.DATA_VERSION_ENV: md5} if md5 else env
 
 
 @flow(name="visionops-pipeline")
@@ -186,7 +195,12 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
         run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id
         flat = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
         client.log_batch(run_id, params=[Param(key, str(value)) for key, value in flat.items()])
-        env = {tracking.PARENT_RUN_ENV: run_id, tracking.FLOW_RUN_ENV: flow_run_id, "MLFLOW_TRACKING_URI": uri}
+        env = {
+            tracking.PARENT_RUN_ENV: run_id,
+            tracking.FLOW_RUN_ENV: flow_run_id,
+            "MLFLOW_TRACKING_URI": uri,
+            tracking.DATA_VERSION_ENV: tracking.data_version(root),  # stages must not read dvc.lock as it is written
+        }
         try:
             outcome, failure = run_stages(
                 order,

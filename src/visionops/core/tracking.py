@@ -16,6 +16,7 @@ from visionops.core.sections import TrackingParams
 PARENT_RUN_ENV = "VISIONOPS_MLFLOW_PARENT_RUN_ID"
 FLOW_RUN_ENV = "VISIONOPS_PREFECT_FLOW_RUN_ID"
 DATA_OUT = "data/prepared"
+DATA_VERSION_ENV = "VISIONOPS_DATA_VERSION"
 
 
 def tracking_uri(params: TrackingParams, root: Path) -> str:
@@ -59,7 +60,12 @@ def git_commit(root: Path) -> str:
 
 
 def data_version(root: Path) -> str:
-    """The md5 that dvc.lock records for the prepared data, or 'unlocked' before the first repro."""
+    """The md5 that dvc.lock records for the prepared data, or 'unlocked' before the first repro.
+
+    The pipeline's flow, which writes dvc.lock while stages run, hands it over in VISIONOPS_DATA_VERSION instead.
+    """
+    if os.environ.get(DATA_VERSION_ENV):
+        return os.environ[DATA_VERSION_ENV]
     lock = root / "dvc.lock"
     if not lock.is_file():
         return "unlocked"
