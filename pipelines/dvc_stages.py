@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from visionops.core.errors import UserError
+
 SKIPPED, RESTORED, RAN = "skipped", "restored", "ran"
 
 
@@ -95,20 +97,24 @@ class DvcStages:
         As `dvc repro` does: the outputs are removed first (persistent ones are kept), so a stale one never survives.
         `force`: run it even if nothing changed, as `dvc repro -f`.
         """
+        from dvc.exceptions import DvcException
         from dvc.stage.cache import RunCacheNotFoundError
 
         stage = self._stages[name]
-        if not force and not stage.changed():
-            return SKIPPED
-        stage.remove_outs(ignore_remove=False, force=False)
-        if force:
-            stage.save_deps()
-            return None
         try:
-            self._repo.stage_cache.restore(stage)
-        except RunCacheNotFoundError:
-            stage.save_deps()
-            return None
+            if not force and not stage.changed():
+                return SKIPPED
+            stage.remove_outs(ignore_remove=False, force=False)
+            if force:
+                stage.save_deps()
+                return None
+            try:
+                self._repo.stage_cache.restore(stage)
+            except RunCacheNotFoundError:
+                stage.save_deps()
+                return None
+        except DvcException as exc:  # a missing dependency, say: DVC's own one line
+            raise UserError(f"stage '{name}': {exc}") from None
         self.finish(name)
         return RESTORED
 
@@ -119,10 +125,15 @@ class DvcStages:
 
     def save_outputs(self, name: str) -> None:
         """Hash the stage's outputs and put them in the cache (and its run in the run cache)."""
+        from dvc.exceptions import DvcException
+
         stage = self._stages[name]
         uncached = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
-        stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
-        stage.commit()
+        try:
+            stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
+            stage.commit()
+        except DvcException as exc:  # an output the command did not write, say
+            raise UserError(f"stage '{name}': {exc}") from None
 
     def output_md5(self, name: str, path: str) -> str | None:
         """The md5 DVC computed for the stage's output `path` (as dvc.lock will record it), if it has that output."""

@@ -129,7 +129,11 @@ def run_stages(
             if not startable or len(running) >= workers.size:
                 break
             stage = startable[0]
-            decided = dvc.begin(stage)
+            try:
+                decided = dvc.begin(stage)
+            except UserError as exc:
+                failure = (stage, str(exc))
+                break
             if decided:
                 outcome[stage] = decided
                 logger.info("%s %s", stage, decided)
@@ -153,7 +157,11 @@ def run_stages(
         done.wait()  # as_completed can yield a future whose state still reads Running
         state = done.state
         if state.is_completed():
-            dvc.save_outputs(stage)  # a downstream stage's stale check needs these hashes, not the lock entry
+            try:
+                dvc.save_outputs(stage)  # a downstream stage's stale check needs these hashes, not the lock entry
+            except UserError as exc:
+                failure = failure or (stage, str(exc))
+                continue
             unlocked.append(stage)
             outcome[stage] = "ran"
             env = _with_data_version(env, dvc, stage)

@@ -1,0 +1,49 @@
+"""DVC's bookkeeping as the flow does it, on a one-stage project: stale or not, the run cache, outputs missing."""
+
+import subprocess
+
+import pytest
+
+from pipelines.dvc_stages import RESTORED, SKIPPED, DvcStages
+from visionops.core.errors import UserError
+
+
+@pytest.fixture
+def one_stage(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "dvc.yaml").write_text(
+        "stages:\n  write:\n    cmd: python -m visionops.stages.nothing --out out.txt\n"
+        "    deps: [in.txt]\n    outs: [out.txt]\n"
+    )
+    (root / "in.txt").write_text("a\n")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def test_a_stage_runs_once_then_is_skipped_and_a_deleted_output_comes_back_from_the_run_cache(one_stage):
+    with DvcStages(one_stage) as dvc:
+        command = dvc.command("write")
+        assert (command.module, command.argv) == ("visionops.stages.nothing", ("--out", "out.txt"))
+        assert dvc.stale() == ["write"]
+        assert dvc.begin("write") is None  # stale: the flow runs the command (here: this test writes the output)
+        (one_stage / "out.txt").write_text("b\n")
+        dvc.finish("write")
+    assert "out.txt" in (one_stage / "dvc.lock").read_text()
+    with DvcStages(one_stage) as dvc:
+        assert dvc.stale() == [] and dvc.begin("write") == SKIPPED
+    (one_stage / "out.txt").unlink()
+    with DvcStages(one_stage) as dvc:
+        assert dvc.begin("write") == RESTORED
+    assert (one_stage / "out.txt").read_text() == "b\n"
+    status = subprocess.run(["dvc", "status"], cwd=one_stage, capture_output=True, text=True)
+    assert "up to date" in status.stdout  # DVC agrees with what was recorded
+
+
+def test_a_command_that_writes_no_declared_output_fails_in_one_line(one_stage):
+    with DvcStages(one_stage) as dvc:
+        assert dvc.begin("write") is None
+        with pytest.raises(UserError, match=r"^stage 'write': .*out\.txt"):
+            dvc.save_outputs("write")
+    assert not (one_stage / "dvc.lock").exists()
