@@ -19,7 +19,7 @@ from visionops.classifier.params import ClassifierParams, EvaluationParams
 from visionops.core import config
 from visionops.core.config import PARAMS_FILE, Section
 from visionops.core.errors import UserError
-from visionops.core.runtime import apply_environment_defaults, find_project_root
+from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
 from visionops.core.stage import ParamsView, declared_params
 from visionops.data.params import DataParams, SceneParams
@@ -93,9 +93,10 @@ def apply_overrides(path: str | Path, overrides: dict[str, Any]) -> Params:
 
 
 def start_stage(args: argparse.Namespace, *, stage: str) -> tuple[ParamsView, Path]:
-    """For a stage entry point: validate params.yaml and set the environment defaults; return (the stage's params
-    view, the project root)."""
+    """For a stage entry point: validate params.yaml, set the environment defaults and tune the allocator; return
+    (the stage's params view, the project root)."""
     params = load(args.params)
     root = find_project_root(args.params.resolve().parent)
     apply_environment_defaults(root)
+    tune_allocator()
     return ParamsView(params, declared_params(root / "dvc.yaml", stage), stage), root

@@ -54,12 +54,22 @@ def random_start(x: torch.Tensor, eps: float, generator: torch.Generator | None 
     return (x + noise).clamp_(0.0, 1.0)
 
 
+def fgsm_direction(model: Model, x: torch.Tensor, labels: torch.Tensor, *, loss: Loss = "ce") -> torch.Tensor:
+    """The sign of the loss gradient at x: FGSM at every eps steps along it, so a sweep over eps needs it once."""
+    grad, _ = _input_gradient(model, x, labels, loss)
+    return grad.sign()
+
+
+def fgsm_step(x: torch.Tensor, direction: torch.Tensor, eps: float) -> torch.Tensor:
+    """FGSM's image at eps, given `fgsm_direction` at x."""
+    return _project(x + eps * direction, x, eps).detach()
+
+
 def fgsm(model: Model, x: torch.Tensor, labels: torch.Tensor, eps: float, *, loss: Loss = "ce") -> torch.Tensor:
     """Goodfellow et al. (2015): one signed-gradient step of size eps."""
     if eps == 0:
         return x.detach().clone()
-    grad, _ = _input_gradient(model, x, labels, loss)
-    return _project(x + eps * grad.sign(), x, eps).detach()
+    return fgsm_step(x, fgsm_direction(model, x, labels, loss=loss), eps)
 
 
 def fgsm_random_start(

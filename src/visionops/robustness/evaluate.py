@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from visionops.robustness.attacks import Loss, Model, fgsm, pgd
+from visionops.robustness.attacks import Loss, Model, fgsm_direction, fgsm_step, pgd
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,28 @@ def _batched_accuracy(model: Model, x: torch.Tensor, y: torch.Tensor, batch: int
 
 
 def worst_case_pgd(
-    model: Model, x: torch.Tensor, y: torch.Tensor, eps: float, *, settings: PGDSettings, batch: int, seed: int
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    *,
+    settings: PGDSettings,
+    batch: int,
+    seed: int,
+    clean_predictions: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """PGD with every loss in `settings`, each attacking only the examples the previous ones left correct."""
+    """PGD with every loss in `settings`, each attacking only the examples the previous ones left correct.
+
+    `clean_predictions`, the model's labels for x if the caller has them, saves the first pass over x.
+    """
     adv = x.clone()
     generator = torch.Generator(device=x.device)
     generator.manual_seed(seed)
-    for loss in settings.losses:
-        _, preds = _batched_accuracy(model, adv, y, batch)
+    for number, loss in enumerate(settings.losses):
+        if number == 0 and clean_predictions is not None:
+            preds = clean_predictions
+        else:
+            _, preds = _batched_accuracy(model, adv, y, batch)
         left = (preds == y).nonzero().squeeze(1)
         for i in range(0, len(left), batch):
             idx = left[i : i + batch]
@@ -102,24 +116,25 @@ def robustness_curve(
 ) -> RobustnessCurve:
     """Clean, FGSM and PGD accuracy at each eps, plus what the sanity checks need."""
     clean, clean_preds = _batched_accuracy(model, x, y, batch)
+    attack = dict(batch=batch, clean_predictions=clean_preds)
+    direction = torch.cat([fgsm_direction(model, x[i : i + batch], y[i : i + batch]) for i in range(0, len(y), batch)])
     fgsm_acc, pgd_acc = [], []
     headline, headline_preds = x, clean_preds
     for eps in eps_list:
-        fgsm_x = torch.cat([fgsm(model, x[i : i + batch], y[i : i + batch], eps) for i in range(0, len(y), batch)])
-        fgsm_acc.append(_batched_accuracy(model, fgsm_x, y, batch)[0])
-        pgd_x = worst_case_pgd(model, x, y, eps, settings=settings, batch=batch, seed=seed)
+        fgsm_acc.append(_batched_accuracy(model, fgsm_step(x, direction, eps), y, batch)[0])
+        pgd_x = worst_case_pgd(model, x, y, eps, settings=settings, seed=seed, **attack)
         accuracy, preds = _batched_accuracy(model, pgd_x, y, batch)
         pgd_acc.append(accuracy)
         if eps == headline_eps:
             headline, headline_preds = pgd_x, preds
     weaker = _batched_accuracy(
         model,
-        worst_case_pgd(model, x, y, headline_eps, settings=settings.weaker(), batch=batch, seed=seed + 1),
+        worst_case_pgd(model, x, y, headline_eps, settings=settings.weaker(), seed=seed + 1, **attack),
         y,
         batch,
     )[0]
     large = _batched_accuracy(
-        model, worst_case_pgd(model, x, y, large_eps, settings=settings, batch=batch, seed=seed + 2), y, batch
+        model, worst_case_pgd(model, x, y, large_eps, settings=settings, seed=seed + 2, **attack), y, batch
     )[0]
     return RobustnessCurve(
         clean=clean,
