@@ -106,6 +106,7 @@ def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_
 
     import mlflow
     import numpy as np
+    import torch
 
     from visionops.classifier.export import export_onnx
     from visionops.classifier.networks import build_network
@@ -127,8 +128,6 @@ def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_
             "resnet_stem_pool": True,
         }
     )
-    path = tmp_path / "model.onnx"
-    export_onnx(net.eval(), path, image_shape=(1, 28, 28), classes=[str(i) for i in range(10)], opset=18)
     example = np.zeros((2, 1, 28, 28), np.float32)
     gated = PromotionRule(
         registered_model="gate-model", score="test_accuracy", margin=0.01, floors={"pgd_accuracy": 0.7}
@@ -136,6 +135,10 @@ def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_
     outcomes = []
     try:
         for accuracy, pgd in ((0.90, 0.8), (0.85, 0.8), (0.95, 0.8), (0.99, 0.5)):  # the last: best, but not robust
+            with torch.no_grad():  # another model each time: the same file again would find its version
+                net.head[-1].bias.add_(0.01)
+            path = tmp_path / "model.onnx"
+            export_onnx(net.eval(), path, image_shape=(1, 28, 28), classes=[str(i) for i in range(10)], opset=18)
             with mlflow.start_run(experiment_id=experiment):
                 result = register_onnx(
                     path, rule=gated, metrics={"test_accuracy": accuracy, "pgd_accuracy": pgd}, example=example, tags={}

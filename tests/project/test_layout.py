@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -240,7 +241,12 @@ def test_the_captioner_runtime_and_the_registered_captioner_load_without_torch(
         f"served = mlflow.pyfunc.load_model('models:/cap/{version}').predict(np.zeros((2, 1, 56, 56), np.float32))\n"
         "print(json.dumps([direct, list(served)]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    no_pickles = {**os.environ, "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+    done = subprocess.run(
+        [sys.executable, "-c", load], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=no_pickles
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     direct, served = json.loads(done.stdout.strip().splitlines()[-1])
     assert direct == served and len(direct) == 2
+    # logged from code: the model's own file is there, and no pickle of it
+    assert list(tmp_path.rglob("pyfunc_model.py")) and not list(tmp_path.rglob("*.pkl"))

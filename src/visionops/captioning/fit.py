@@ -215,13 +215,14 @@ def fit_captioner(
         default_root_dir=str(ckpt_dir),
     )
     if resume:  # the loaders continue the epoch sequence of the run they resume
-        train_batches.epoch = int(torch.load(resume, map_location="cpu", weights_only=False)["epoch"])
+        train_batches.epoch = int(torch.load(resume, map_location="cpu", weights_only=True)["epoch"])
     try:
         trainer.fit(
             module,
             train_dataloaders=train_batches,
             val_dataloaders=val_batches,
             ckpt_path=str(resume) if resume else None,
+            weights_only=True,
         )
     except NonFiniteLoss as exc:
         kept = (

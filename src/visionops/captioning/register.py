@@ -41,7 +41,7 @@ def register_stage(*, name: str, folder: Path, metrics: Path, scenes: Path, out:
         **{k: f"{v:.6f}" for k, v in measured.items() if k != rule.score},
     }
     stage = f"caption_register@{name}"
-    with tracking.stage_run(stage, params.tracking, root) as run:
+    with tracking.stage_run(stage, params.tracking, root) as run, promotion.registry_lock(root):
         mlflow.log_metrics({k: measured[k] for k in ("truthfulness", "bleu_4", "heldout_truthfulness")})
         tags["run_id"] = run.info.run_id
         version = log_captioner(

@@ -144,7 +144,7 @@ def fit_classifier(
     )
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     except FloatingPointError as exc:
         raise UserError(f"training diverged: {exc}; lower classifier.lr (the last good checkpoint is kept)") from None
     fit_seconds = time.perf_counter() - started

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from visionops.core.errors import UserError
 from visionops.core.ort import class_names, session, softmax
 
 INPUT_NAME = "pixels"
@@ -25,28 +24,20 @@ def predict_logits(sess: onnxruntime.InferenceSession, pixels: np.ndarray, batch
 
 
 def load_images(paths: list[Path], size: tuple[int, int] = (28, 28)) -> list[tuple[Path, np.ndarray]]:
-    """Decode each file to float32 grayscale [1, H, W] in [0, 1]; other sizes are resized, with a note.
+    """Decode each file to float32 grayscale [1, H, W] in [0, 1] (visionops.core.images); other sizes are resized,
+    with a note.
 
     Fashion-MNIST shows light objects on a black background; a photo on a white background should be inverted first.
     """
-    from PIL import Image, UnidentifiedImageError
+    from visionops.core.images import read_pixels, resize
 
     loaded = []
     for path in paths:
-        try:
-            with Image.open(path) as img:
-                gray = img.convert("L")
-                if gray.size != size:
-                    print(
-                        f"note: {path} is {gray.size[0]}x{gray.size[1]}, resized to {size[0]}x{size[1]}",
-                        file=sys.stderr,
-                    )
-                    gray = gray.resize(size, Image.Resampling.BILINEAR)
-                loaded.append((path, np.asarray(gray, dtype=np.float32)[None] / 255.0))
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise UserError(f"{path}: not a readable image ({exc}); give a PNG or JPEG") from None
+        gray = read_pixels(path)
+        if gray.shape[::-1] != size:
+            print(f"note: {path} is {gray.shape[1]}x{gray.shape[0]}, resized to {size[0]}x{size[1]}", file=sys.stderr)
+            gray = resize(gray, size)
+        loaded.append((path, gray[None]))
     return loaded
 
 

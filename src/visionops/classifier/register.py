@@ -36,7 +36,7 @@ def register_stage(
         tags["pgd_eps"] = str(robustness.get("headline_eps"))
     example = (load_prepared(data).test_x[:4].float() / 255.0).numpy()
     stage = f"register@{name}"
-    with tracking.stage_run(stage, params.tracking, root) as run:
+    with tracking.stage_run(stage, params.tracking, root) as run, promotion.registry_lock(root):
         mlflow.log_metrics(measured)
         tags["run_id"] = run.info.run_id
         result = promotion.register_onnx(onnx, rule=rule, metrics=measured, example=example, tags=tags)

@@ -3,10 +3,17 @@
 Every registered model version becomes `challenger`; it becomes `champion` when it passes every floor of its rule
 (params.yaml `promotion.<model>`) and its score beats the champion's by the rule's margin. `judge` decides; the
 register stages of every family log and print its verdict the same way.
+
+Registering is idempotent: a version carries the SHA-256 of its model files from the moment it is created, and the
+same files registered again (a rerun after a failure, say) find that version instead of adding one. Alias moves
+read the champion, judge, then write; `registry_lock` keeps two register stages of one project from interleaving.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,6 +22,8 @@ from visionops.core.errors import UserError
 from visionops.core.sections import PromotionRule
 
 CHALLENGER, CHAMPION = "challenger", "champion"
+DIGEST_TAG = "model_sha256"
+LOCK_FILE = Path(".dvc") / "tmp" / "visionops-registry.lock"
 
 
 class Verdict(NamedTuple):
@@ -80,21 +89,62 @@ def register_onnx(
     feeds = example if isinstance(example, dict) else {sess.get_inputs()[0].name: np.asarray(example, np.float32)}
     signature_input = example if isinstance(example, dict) else feeds[sess.get_inputs()[0].name]
     signature = infer_signature(signature_input, sess.run(None, feeds)[0])
-    # a fresh proto each time: logging one ModelProto object twice breaks the second copy
-    info = mlflow.onnx.log_model(
-        onnx.load_model(str(onnx_path)),
-        name="model",
-        registered_model_name=rule.registered_model,
-        signature=signature,
-        save_as_external_data=False,
-    )
-    return promote_version(str(info.registered_model_version), rule=rule, metrics=metrics, tags=tags)
+    digest = files_digest(onnx_path)
+    version = registered_version(rule.registered_model, digest)
+    if version is None:
+        # a fresh proto each time: logging one ModelProto object twice breaks the second copy
+        info = mlflow.onnx.log_model(
+            onnx.load_model(str(onnx_path)), name="model", signature=signature, save_as_external_data=False
+        )
+        version = register(info.model_uri, rule.registered_model, digest)
+    return promote_version(version, rule=rule, metrics=metrics, tags=tags)
+
+
+def files_digest(*paths: Path) -> str:
+    """SHA-256 over the bytes of `paths`, in order: what makes two registrations the same model."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def registered_version(name: str, digest: str) -> str | None:
+    """The earliest version of `name` registered from files of this digest, if any."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient().search_model_versions(f"name = '{name}' and tags.{DIGEST_TAG} = '{digest}'")
+    return str(min(int(v.version) for v in found)) if found else None
+
+
+def register(model_uri: str, name: str, digest: str) -> str:
+    """Create a version of `name` from a logged model, its digest tag written with it (one call, so a version
+    without its digest never exists)."""
+    import mlflow
+
+    return str(mlflow.register_model(model_uri, name, tags={DIGEST_TAG: digest}).version)
+
+
+@contextmanager
+def registry_lock(root: Path) -> Iterator[None]:
+    """Hold the project's registry lock (an exclusive flock) while reading and moving aliases."""
+    import fcntl
+
+    path = root / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def promote_version(
     version: str, *, rule: PromotionRule, metrics: dict[str, float], tags: dict[str, str]
 ) -> Registration:
-    """Tag a new model version, make it challenger, and champion if `judge` says so."""
+    """Tag a model version, make it challenger, and champion if `judge` says so (call it under `registry_lock`)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -111,6 +161,8 @@ def promote_version(
         champion_version = str(current.version)
     except MlflowException:
         champion_score, champion_version = None, ""
+    if champion_version == version:
+        return Registration(name, version, score, version, False, "this version is already the champion")
     verdict = judge(rule, metrics, champion_score)
     if verdict.promoted:
         client.set_registered_model_alias(name, CHAMPION, version)

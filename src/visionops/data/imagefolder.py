@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from visionops.core.errors import UserError
+from visionops.core.images import SUFFIXES as IMAGE_SUFFIXES
 from visionops.core.io import atomic_dir
 from visionops.data.idx import encode_idx
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 SIZE = 28
 
 
 def _load_split(folder: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image, UnidentifiedImageError
+    from visionops.core.images import read_pixels, resize
 
     images, labels = [], []
     for label, name in enumerate(classes):
@@ -27,11 +27,12 @@ def _load_split(folder: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarra
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                with Image.open(path) as img:
-                    img = img.convert("L").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
-                    images.append(np.asarray(img, dtype=np.uint8))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise UserError(f"{path}: not a readable image ({exc}); remove or replace it") from None
+                gray = read_pixels(path)
+            except UserError as exc:
+                raise UserError(f"{exc}; or remove it from the image folder") from None
+            if gray.shape != (SIZE, SIZE):
+                gray = resize(gray, (SIZE, SIZE))
+            images.append(np.round(np.clip(gray, 0.0, 1.0) * 255.0).astype(np.uint8))
             labels.append(label)
     if not images:
         raise UserError(f"{folder}: no images found (expected {folder}/<class>/*.png or *.jpg)")

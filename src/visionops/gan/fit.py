@@ -84,7 +84,7 @@ def fit_gan(
     )
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, weights_only=True)
     except TrainingCollapsed as exc:
         kept = (
             "the last good checkpoint is kept and the next run resumes from it"

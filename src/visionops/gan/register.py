@@ -29,7 +29,7 @@ def register_stage(*, name: str, onnx: Path, metrics_path: Path, out: Path, para
     headline = {k: metrics[k] for k in ("fd_ratio", "precision", "recall", "conditional_accuracy") if k in metrics}
     tags.update({k: f"{v:.6f}" for k, v in headline.items() if k != rule.score})
     stage = f"gan_register@{name}"
-    with tracking.stage_run(stage, params.tracking, root) as run:
+    with tracking.stage_run(stage, params.tracking, root) as run, promotion.registry_lock(root):
         mlflow.log_metrics(headline)
         tags["run_id"] = run.info.run_id
         result = promotion.register_onnx(onnx, rule=rule, metrics=headline, example=example, tags=tags)

@@ -1,0 +1,90 @@
+"""The one image reader of every command and of the image-folder dataset: a file -> float32 pixels in [0, 1].
+
+What it guards against, each with one line: images too large to decode (checked from the header, before any pixel
+is decoded), files PIL cannot read, and animated files (which frame is meant is the user's call). What it gets right
+that `Image.convert` alone does not: 16-bit images are scaled to [0, 1], not clipped at 255, and transparent pixels
+are composited on black, the background of Fashion-MNIST, with a note.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from visionops.core.errors import UserError
+
+if TYPE_CHECKING:
+    import PIL.Image
+
+MAX_PIXELS = 4096 * 4096  # far above any useful input of 28x28 classifiers or 56x56 scenes
+SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def read_pixels(path: Path, channels: int = 1) -> np.ndarray:
+    """Decode `path` to float32 [H, W] (channels=1, luma) or [H, W, 3] (channels=3) in [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _check_header(path, img)
+                return _to_array(path, img, channels)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder; give an image file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UserError(f"{path}: larger than {MAX_PIXELS:,} pixels; scale it down first") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        # PIL raises each of these for damaged or truncated files
+        raise UserError(f"{path}: not a readable image ({type(exc).__name__}: {exc}); give a PNG or JPEG") from None
+
+
+def _check_header(path: Path, img: PIL.Image.Image) -> None:
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise UserError(
+            f"{path} is {width}x{height}, more than the {MAX_PIXELS:,} pixels this reader decodes; scale it down first"
+        )
+    if width < 1 or height < 1:
+        raise UserError(f"{path} is {width}x{height}: an image needs at least one pixel")
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise UserError(
+            f"{path} has {frames} frames; extract the one you mean first "
+            f"(e.g. python -c \"from PIL import Image; Image.open('{path}').save('frame0.png')\" for the first)"
+        )
+
+
+def _to_array(path: Path, img: PIL.Image.Image, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    img.load()
+    if img.mode in _SIXTEEN_BIT:
+        values = np.asarray(img, dtype=np.float32)
+        scale = 65535.0 if img.mode != "I" or values.max() > 255 else 255.0
+        gray = np.clip(values / scale, 0.0, 1.0)
+        return gray if channels == 1 else np.repeat(gray[..., None], 3, axis=2)
+    if img.mode == "F":
+        raise UserError(f"{path} holds floating-point pixels; save it as an 8- or 16-bit image")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+        print(f"note: {path} has transparency; composited on black, the training images' background", file=sys.stderr)
+    converted = img.convert("L" if channels == 1 else "RGB")
+    return np.asarray(converted, dtype=np.float32) / 255.0
+
+
+def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of [H, W] float pixels to size (width, height)."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.float32))
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
