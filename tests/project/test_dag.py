@@ -20,6 +20,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_ROOTS = {"visionops": REPO / "src" / "visionops", "pipelines": REPO / "pipelines"}
+# modules a module runs by file path, not by import (MLflow executes the captioner's model-from-code file)
+RUN_BY_PATH = {"visionops.captioning.serving": frozenset({"visionops.captioning.pyfunc_model"})}
 
 
 def module_file(module: str) -> Path | None:
@@ -47,6 +49,7 @@ def direct_imports(module: str) -> frozenset[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    found |= RUN_BY_PATH.get(module, frozenset())
     return frozenset(m for m in found if module_file(m) is not None)
 
 
