@@ -6,12 +6,18 @@ The flow instead keeps one DVC repo open for the whole run and asks it, stage by
 and, after the command ran, it hashes the outputs, caches them and writes the stage's entry in dvc.lock. Only the
 command itself runs elsewhere (a warm worker, see workers.py). dvc.yaml stays the one place for the DAG, and plain
 `dvc repro` runs the same commands.
+
+Unlike `dvc repro`, a stage's previous outputs are not deleted before its command runs but set aside
+(`.dvc/tmp/visionops-previous/<stage>/`), and put back if the command fails: a failed stage loses nothing that an
+earlier run made, metrics (which DVC does not cache) included. A flow killed mid-stage leaves them set aside; the
+next run puts them back before it decides anything.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +26,7 @@ from typing import Any
 from visionops.core.errors import UserError
 
 SKIPPED, RESTORED, RAN = "skipped", "restored", "ran"
+PREVIOUS = Path(".dvc") / "tmp" / "visionops-previous"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class DvcStages:
         self._repo = Repo(str(self.root))
         self._repo.lock.lock()
         self._stages = {stage.name: stage for stage in self._repo.index.stages}
+        for name in self._stages:  # outputs set aside by a run that was killed
+            self.put_back(name)
         return self
 
     def graph(self) -> tuple[list[str], dict[str, list[str]]]:
@@ -104,6 +113,7 @@ class DvcStages:
         try:
             if not force and not stage.changed():
                 return SKIPPED
+            self._set_aside(name)
             stage.remove_outs(ignore_remove=False, force=False)
             if force:
                 stage.save_deps()
@@ -114,9 +124,47 @@ class DvcStages:
                 stage.save_deps()
                 return None
         except DvcException as exc:  # a missing dependency, say: DVC's own one line
+            self.put_back(name)
             raise UserError(f"stage '{name}': {exc}") from None
         self.finish(name)
         return RESTORED
+
+    def _previous(self, name: str) -> Path:
+        return self.root / PREVIOUS / name.replace("@", "_at_")
+
+    def _outputs(self, name: str) -> list[str]:
+        """The stage's outputs that a run replaces (persistent ones, checkpoints, are kept in place anyway)."""
+        return [str(out.def_path) for out in self._stages[name].outs if not out.persist]
+
+    def _set_aside(self, name: str) -> None:
+        """Move the stage's existing outputs into its `PREVIOUS` folder (a leftover one is put back first)."""
+        self.put_back(name)
+        folder = self._previous(name)
+        for path in self._outputs(name):
+            if (self.root / path).exists() or (self.root / path).is_symlink():
+                (folder / path).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.root / path, folder / path)
+
+    def put_back(self, name: str) -> None:
+        """After a failure: whatever the stage left of its outputs goes, and the set-aside ones return."""
+        folder = self._previous(name)
+        if not folder.is_dir():
+            return
+        for path in self._outputs(name):
+            kept = folder / path
+            if not (kept.exists() or kept.is_symlink()):
+                continue
+            target = self.root / path
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(kept, target)
+        shutil.rmtree(folder)
+
+    def _discard_previous(self, name: str) -> None:
+        shutil.rmtree(self._previous(name), ignore_errors=True)
 
     def finish(self, name: str) -> None:
         """After a stage's command succeeded: `save_outputs`, then `write_lock`."""
@@ -133,7 +181,9 @@ class DvcStages:
             stage.save(run_cache=not uncached)  # as dvc repro: no run cache for stages with uncached outputs
             stage.commit()
         except DvcException as exc:  # an output the command did not write, say
+            self.put_back(name)
             raise UserError(f"stage '{name}': {exc}") from None
+        self._discard_previous(name)
 
     def output_md5(self, name: str, path: str) -> str | None:
         """The md5 DVC computed for the stage's output `path` (as dvc.lock will record it), if it has that output."""

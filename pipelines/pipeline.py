@@ -165,8 +165,9 @@ def run_stages(
             unlocked.append(stage)
             outcome[stage] = "ran"
             env = _with_data_version(env, dvc, stage)
-        elif failure is None:
-            failure = (stage, state.message or f"stage '{stage}' failed")
+        else:
+            dvc.put_back(stage)  # its previous outputs, set aside when it started
+            failure = failure or (stage, state.message or f"stage '{stage}' failed")
 
 
 def _with_data_version(env: dict[str, str], dvc: DvcStages, stage: str) -> dict[str, str]:

@@ -47,3 +47,44 @@ def test_a_command_that_writes_no_declared_output_fails_in_one_line(one_stage):
         with pytest.raises(UserError, match=r"^stage 'write': .*out\.txt"):
             dvc.save_outputs("write")
     assert not (one_stage / "dvc.lock").exists()
+
+
+def _uncached_metric_project(one_stage):
+    (one_stage / "dvc.yaml").write_text(
+        "stages:\n  write:\n    cmd: python -m visionops.stages.nothing --out out.txt\n"
+        "    deps: [in.txt]\n    outs: [out.txt]\n    metrics: [{m.json: {cache: false}}]\n"
+    )
+    return one_stage
+
+
+def test_a_failed_stage_gets_its_previous_outputs_back_metrics_included(one_stage):
+    root = _uncached_metric_project(one_stage)
+    with DvcStages(root) as dvc:
+        assert dvc.begin("write") is None
+        (root / "out.txt").write_text("good\n")
+        (root / "m.json").write_text('{"accuracy": 0.9}')
+        dvc.finish("write")
+    (root / "in.txt").write_text("changed\n")
+    with DvcStages(root) as dvc:
+        assert dvc.begin("write") is None
+        assert not (root / "out.txt").exists()  # set aside: a stale output never reaches the command
+        (root / "out.txt").write_text("half-writ")  # what a failing command leaves
+        dvc.put_back("write")
+    assert (root / "out.txt").read_text() == "good\n"
+    assert (root / "m.json").read_text() == '{"accuracy": 0.9}'
+    assert not list((root / ".dvc" / "tmp").glob("visionops-previous/*"))
+
+
+def test_outputs_set_aside_by_a_killed_run_come_back_at_the_next_start(one_stage):
+    root = _uncached_metric_project(one_stage)
+    with DvcStages(root) as dvc:
+        assert dvc.begin("write") is None
+        (root / "out.txt").write_text("good\n")
+        (root / "m.json").write_text("{}")
+        dvc.finish("write")
+    (root / "in.txt").write_text("changed\n")
+    with DvcStages(root) as dvc:
+        assert dvc.begin("write") is None  # ... and the flow is killed here: nothing calls put_back
+    with DvcStages(root) as dvc:
+        assert (root / "out.txt").read_text() == "good\n" and (root / "m.json").read_text() == "{}"
+        assert dvc.stale() == ["write"]  # in.txt did change
