@@ -25,7 +25,7 @@ from pipelines.workers import Outcome, StageWorkers, worker_layout
 from visionops import params as project_params
 from visionops.core import config, tracking
 from visionops.core.errors import UserError
-from visionops.core.runtime import apply_environment_defaults
+from visionops.core.runtime import apply_environment_defaults, project_lock
 from visionops.headlines import headline_metrics
 
 TRANSIENT = "TransientFailure"
@@ -190,6 +190,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
     params = project_params.load(root / config.PARAMS_FILE)
     count, threads = worker_layout(params.schedule.workers, available_cores())
     with ExitStack() as stack:
+        stack.enter_context(project_lock(root))  # a scheduled run and a manual one never overlap
         workers = next(
             (w for w in _PRESTARTED if (w.size, w.threads) == (count, threads)), None
         ) or stack.enter_context(StageWorkers(count, threads, available_cores()))
@@ -199,6 +200,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
         uri = tracking.tracking_uri(params.tracking, root)
         client = MlflowClient(uri)
         experiment_id = tracking.ensure_experiment(params.tracking, root)  # migrate a fresh store before the stages
+        tracking.fail_abandoned_runs(client, experiment_id)
         flow_run_id = flow_run.get_id() or ""
         tags = {**tracking.run_tags(root, "pipeline"), "prefect_flow_run_id": flow_run_id}
         run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id

@@ -21,10 +21,17 @@ def _project(args: argparse.Namespace) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from visionops.core.runtime import project_lock
+
+    root = _project(args)
+    with project_lock(root):  # before params.yaml is touched: a second run must not rewrite it under the first
+        _run(args, root)
+
+
+def _run(args: argparse.Namespace, root: Path) -> None:
     from visionops import params
     from visionops.core import config
 
-    root = _project(args)
     params_file = root / config.PARAMS_FILE
     overrides = {}
     if args.budget:

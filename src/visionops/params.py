@@ -21,7 +21,7 @@ from visionops.core.config import PARAMS_FILE, Section
 from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
-from visionops.core.stage import ParamsView, declared_params
+from visionops.core.stage import ParamsView, declared_params, stage_names
 from visionops.data.params import DataParams, SceneParams
 from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
@@ -81,7 +81,9 @@ class Params(Section):
 
 
 def load(path: str | Path = PARAMS_FILE) -> Params:
-    return config.load(Params, path)
+    params = config.load(Params, path)
+    check_against_dag(params, Path(path).parent / "dvc.yaml")
+    return params
 
 
 def validate(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
@@ -89,7 +91,28 @@ def validate(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
 
 
 def apply_overrides(path: str | Path, overrides: dict[str, Any]) -> Params:
-    return config.apply_overrides(Params, path, overrides)
+    dvc_yaml = Path(path).parent / "dvc.yaml"
+    return config.apply_overrides(Params, path, overrides, check=lambda params: check_against_dag(params, dvc_yaml))
+
+
+def check_against_dag(params: Params, dvc_yaml: Path) -> None:
+    """The keys that name stages or models must name ones dvc.yaml has (nothing to check without a dvc.yaml)."""
+    if not dvc_yaml.is_file():
+        return
+    names = stage_names(dvc_yaml)
+    unknown = sorted(set(params.schedule.stage_retries) - set(names))
+    if unknown:
+        raise UserError(
+            f"params.yaml: schedule.stage_retries names '{unknown[0]}', which is no stage of dvc.yaml "
+            f"(stages: {', '.join(names)})"
+        )
+    models = sorted({name.partition("@")[2] for name in names if name.partition("@")[0].endswith("register")} - {""})
+    unknown = sorted(set(params.promotion) - set(models))
+    if unknown:
+        raise UserError(
+            f"params.yaml: promotion.{unknown[0]} is a rule for a model no register stage registers "
+            f"(they register: {', '.join(models)})"
+        )
 
 
 def start_stage(args: argparse.Namespace, *, stage: str) -> tuple[ParamsView, Path]:

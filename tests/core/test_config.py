@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,52 @@ def test_an_unknown_robust_classifier_key_is_named():
     raw["robust_classifier"]["epoch"] = 3
     with pytest.raises(UserError, match="unknown key 'robust_classifier.epoch'"):
         project_params.validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("classifier.seed", 99999999999, r"classifier.seed: Input should be less than 4294967296"),
+        ("gan.seed", -1, r"gan.seed: Input should be greater than or equal to 0"),
+        ("classifier.limit_train_batches", 1.5, r"classifier.limit_train_batches: .*fraction of an epoch in \(0, 1\]"),
+        ("captioner.limit_train_batches", 0, r"captioner.limit_train_batches: .*whole number of batches >= 1"),
+        ("classifier.accelerator", "gpus", r"classifier.accelerator: Input should be 'auto', 'cpu', 'gpu'"),
+        ("classifier.strategy", "dpp", r"classifier.strategy: Input should be 'auto', 'ddp'"),
+    ],
+)
+def test_training_keys_that_lightning_would_reject_later_are_refused_now(tmp_path, dotted, value, expected):
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    before = (tmp_path / "params.yaml").read_text()
+    with pytest.raises(UserError, match=expected):
+        project_params.apply_overrides(tmp_path / "params.yaml", {dotted: value})
+    assert (tmp_path / "params.yaml").read_text() == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "expected"),
+    [
+        ("schedule.stage_retries", {"trian@standard": 1}, r"stage_retries names 'trian@standard', which is no stage"),
+        ("promotion.detector", None, r"promotion.detector is a rule for a model no register stage registers"),
+    ],
+)
+def test_keys_that_name_stages_or_models_must_name_real_ones(tmp_path, dotted, value, expected):
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    if dotted == "promotion.detector":
+        raw["promotion"]["detector"] = raw["promotion"]["standard"]
+    else:
+        raw["schedule"]["stage_retries"] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(UserError, match=expected):
+        project_params.load(tmp_path / "params.yaml")
+
+
+def test_a_key_given_twice_is_refused_by_load_and_by_overrides(tmp_path):
+    text = (REPO / "params.yaml").read_text().replace("  epochs: 4\n", "  epochs: 4\n  epochs: 9\n", 1)
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(UserError, match=r"key 'epochs' is given twice \(line \d+\)"):
+        project_params.load(tmp_path / "params.yaml")
+    with pytest.raises(UserError, match=r"not valid YAML: found duplicate key \"epochs\""):
+        project_params.apply_overrides(tmp_path / "params.yaml", {"classifier.lr": 0.01})
+    assert (tmp_path / "params.yaml").read_text() == text

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from visionops.core.config import Section
+from visionops.core.sections import Accelerator, BatchLimit, Seed
 
 VARIANTS = {"attention_captioner": "captioner"}
 
@@ -29,12 +30,12 @@ class CaptionerParams(Section):
     lr: float = Field(0.003, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = Field(0.0, ge=0.0)
     grad_clip: float = Field(5.0, ge=0.0)  # max gradient norm; 0: none
-    limit_train_batches: float | int = Field(1.0, gt=0)
+    limit_train_batches: BatchLimit = 1.0
     max_length: int = Field(24, ge=2, le=256)  # tokens a decoded caption may have, <eos> included
     beam_width: int = Field(3, ge=1, le=32)
-    accelerator: str = "auto"  # a captioner trains on one device (cpu or one GPU)
+    accelerator: Accelerator = "auto"  # a captioner trains on one device (cpu or one GPU)
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
 
 
 class CaptionEvaluationParams(Section):

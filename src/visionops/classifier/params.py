@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from visionops.core.config import Section
-from visionops.core.sections import AugmentParams
+from visionops.core.sections import Accelerator, AugmentParams, BatchLimit, Seed, Strategy
 
 VARIANTS = {"robust_classifier": "classifier"}  # variant section -> the base it takes unset keys from
 
@@ -41,16 +41,16 @@ class ClassifierParams(Section):
     weight_decay: float = Field(0.0005, ge=0.0)
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     augment: AugmentParams = AugmentParams()
-    limit_train_batches: float | int = Field(1.0, gt=0)
-    limit_val_batches: float | int = Field(1.0, gt=0)
-    accelerator: str = "auto"
+    limit_train_batches: BatchLimit = 1.0
+    limit_val_batches: BatchLimit = 1.0
+    accelerator: Accelerator = "auto"
     devices: int | str = "auto"
-    strategy: str = "auto"
+    strategy: Strategy = "auto"
     num_nodes: int = Field(1, ge=1)
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     channels_last: Literal["auto", True, False] = "auto"
     compile: bool = False
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     adversarial: AdversarialParams = AdversarialParams()
 
     @field_validator("resnet_widths")

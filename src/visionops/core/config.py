@@ -6,6 +6,7 @@ The schema itself is assembled in `visionops.params` from the sections each fami
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,10 +93,25 @@ def validate(schema: type[M], raw: dict[str, Any], source: str = PARAMS_FILE) ->
         raise UserError(f"{source}: {problems}. Fix the value in {source}.") from None
 
 
+class _UniqueKeys(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML's safe loader, except that a key given twice is an error (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice (line {key_node.start_mark.line + 1})", None
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load(schema: type[M], path: str | Path = PARAMS_FILE) -> M:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeys)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise UserError(f"{path} not found: run from the project root or pass --params") from None
     except yaml.YAMLError as exc:
@@ -111,16 +127,25 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), yaml.safe_load(value)
 
 
-def apply_overrides(schema: type[M], path: str | Path, overrides: dict[str, Any]) -> M:
-    """Write key overrides into params.yaml, keeping its comments; validate before anything is written."""
+def apply_overrides(
+    schema: type[M], path: str | Path, overrides: dict[str, Any], check: Callable[[M], None] | None = None
+) -> M:
+    """Write key overrides into params.yaml, keeping its comments; validate (and `check`) before anything is
+    written."""
     from ruamel.yaml import YAML
 
     from visionops.core.io import atomic_write_text
 
     path = Path(path)
+    from ruamel.yaml import YAMLError
+
     rt = YAML()
     rt.preserve_quotes = True
-    doc = rt.load(path.read_text())
+    try:
+        doc = rt.load(path.read_text())
+    except YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{path} is not valid YAML: {problem}; fix it before overriding keys") from None
     for dotted, value in overrides.items():
         node = doc
         *parents, leaf = dotted.split(".")
@@ -136,6 +161,8 @@ def apply_overrides(schema: type[M], path: str | Path, overrides: dict[str, Any]
     buffer = StringIO()
     rt.dump(doc, buffer)
     params = validate(schema, yaml.safe_load(buffer.getvalue()), str(path))
+    if check is not None:
+        check(params)
     atomic_write_text(path, buffer.getvalue())
     return params
 

@@ -6,12 +6,16 @@ Called by entry points only; importing visionops never changes the environment.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from visionops.core.config import PARAMS_FILE
 from visionops.core.errors import UserError
 
 THREADS_ENV = "VISIONOPS_THREADS"  # set by the pipeline's workers: the cores each stage running side by side may use
+RUN_LOCK = Path(".dvc") / "tmp" / "visionops-run.lock"
+_HELD: dict[Path, int] = {}  # project roots whose run lock this process holds, and how many times
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -60,3 +64,46 @@ def tune_allocator() -> bool:
         mallopt(option, value) == 1
         for option, value in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 1 << 30), (_M_TOP_PAD, 64 << 20))
     )
+
+
+@contextmanager
+def project_lock(root: Path) -> Iterator[None]:
+    """Hold the project's run lock: one `visionops run` (or scheduled flow run) per project folder at a time.
+
+    An exclusive flock, so a killed holder never leaves it stuck; re-entrant within one process (the command holds
+    it, and so does the flow it starts). A second process gets one line naming the holder's pid and start time.
+    """
+    import fcntl
+    import time
+
+    root = root.resolve()
+    if root in _HELD:
+        _HELD[root] += 1
+        try:
+            yield
+        finally:
+            _HELD[root] -= 1
+        return
+    path = root / RUN_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process that has not said which"
+            raise UserError(
+                f"another visionops run holds {root} ({holder}); wait for it to finish, or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        _HELD[root] = 1
+        try:
+            yield
+        finally:
+            del _HELD[root]
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

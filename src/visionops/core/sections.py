@@ -1,13 +1,29 @@
-"""The params sections every family shares: augmentation, ONNX export, tracking, schedule and promotion."""
+"""The params sections every family shares (augmentation, ONNX export, tracking, schedule and promotion) and the
+value types every family's training keys use (seeds, batch limits, Lightning's accelerator and strategy)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from visionops.core.config import Section
+
+Seed = Annotated[int, Field(ge=0, lt=2**32)]  # what numpy and Lightning's seed_everything accept
+Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps"]
+Strategy = Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_find_unused_parameters_true", "fsdp"]
+
+
+def _batch_limit(value: float | int) -> float | int:
+    if isinstance(value, float) and not 0.0 < value <= 1.0:
+        raise ValueError("must be a fraction of an epoch in (0, 1] or a whole number of batches")
+    if isinstance(value, int) and value < 1:
+        raise ValueError("must be a fraction of an epoch in (0, 1] or a whole number of batches >= 1")
+    return value
+
+
+BatchLimit = Annotated[int | float, AfterValidator(_batch_limit)]  # Lightning's limit_*_batches
 
 
 class AugmentParams(Section):

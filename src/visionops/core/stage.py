@@ -29,6 +29,17 @@ def stage_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def stage_names(dvc_yaml: Path) -> list[str]:
+    """Every stage dvc.yaml defines, a foreach stage's items as `name@key`."""
+    import yaml
+
+    names = []
+    for name, entry in ((yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages") or {}).items():
+        items = entry.get("foreach") if isinstance(entry, dict) else None
+        names += [f"{name}@{key}" for key in items] if items else [name]
+    return names
+
+
 def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
     """The params keys dvc.yaml lists for `stage` (`train@standard` for a foreach stage), interpolated."""
     import yaml

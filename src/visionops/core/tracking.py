@@ -77,11 +77,50 @@ def data_version(root: Path) -> str:
     return "unlocked"
 
 
+HOST_TAG, PID_TAG = "visionops.host", "visionops.pid"
+
+
 def run_tags(root: Path, stage: str) -> dict[str, str]:
-    tags = {"visionops.stage": stage, "git_commit": git_commit(root), "data_version": data_version(root)}
+    import socket
+
+    tags = {
+        "visionops.stage": stage,
+        "git_commit": git_commit(root),
+        "data_version": data_version(root),
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),  # which process owns the run while it is RUNNING
+    }
     if os.environ.get(FLOW_RUN_ENV):
         tags["prefect_flow_run_id"] = os.environ[FLOW_RUN_ENV]
     return tags
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def fail_abandoned_runs(client: Any, experiment_id: str) -> list[str]:
+    """Mark FAILED the RUNNING runs of this host whose process is gone (killed with -9, say); return their ids."""
+    import socket
+
+    host = socket.gethostname().replace("'", "")
+    found = client.search_runs(
+        [experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'"
+    )
+    abandoned = []
+    for run in found:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client.set_tag(run.info.run_id, "visionops.abandoned", f"its process (pid {pid}) ended without closing it")
+            client.set_terminated(run.info.run_id, "FAILED")
+            abandoned.append(run.info.run_id)
+    return abandoned
 
 
 @contextmanager
@@ -91,6 +130,7 @@ def stage_run(stage: str, params: TrackingParams, root: Path) -> Iterator[Any]:
 
     mlflow.set_tracking_uri(tracking_uri(params, root))
     experiment_id = ensure_experiment(params, root)
+    fail_abandoned_runs(mlflow.MlflowClient(), experiment_id)
     with mlflow.start_run(
         experiment_id=experiment_id,
         run_name=stage,

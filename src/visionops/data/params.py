@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from visionops.core.config import Section
+from visionops.core.sections import Seed
 
 
 class DataParams(Section):
     dataset: Literal["fashion_mnist", "mnist", "imagefolder"] = "fashion_mnist"
     image_folder: str | None = None
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _folder_for_imagefolder(self) -> DataParams:
@@ -36,4 +37,4 @@ class SceneParams(Section):
     captions_per_scene: int = Field(5, ge=1, le=20)
     size_mention_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a reference caption states an item's size
     reading_order_prob: float = Field(0.8, ge=0.0, le=1.0)  # chance a reference names the items in reading order
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0

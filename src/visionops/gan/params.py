@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from visionops.core.config import Section
+from visionops.core.sections import Accelerator, BatchLimit, Seed
 
 VARIANTS = {"conditional_gan": "gan"}
 
@@ -22,7 +23,7 @@ class GANParams(Section):
     width: int = Field(32, ge=1, le=1024)  # G's channels at 14x14 (twice that at 7x7); D mirrors it
     epochs: int = Field(2, ge=1)
     batch_size: int = Field(64, ge=2)
-    limit_train_batches: float | int = Field(1.0, gt=0)
+    limit_train_batches: BatchLimit = 1.0
     lr_g: float = Field(0.0005, gt=0.0, le=1.0)
     lr_d: float = Field(0.0005, gt=0.0, le=1.0)
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
@@ -33,14 +34,14 @@ class GANParams(Section):
     d_grad_clip: float = Field(0.0, ge=0.0)  # max norm of D's gradient; 0: no clipping
     collapse_std: float = Field(1e-4, ge=0.0)  # D's outputs over a batch with a smaller std: D has collapsed, stop
     log_every_n_steps: int = Field(10, ge=1)
-    accelerator: str = "auto"  # a GAN trains on one device (cpu or one GPU)
+    accelerator: Accelerator = "auto"  # a GAN trains on one device (cpu or one GPU)
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
 
 
 class GANEvaluationParams(Section):
     samples: int = Field(5000, ge=10)  # N generated images, and N real training images for the floor
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     knn_k: int = Field(3, ge=1, le=50)  # precision/recall neighbourhoods (Kynkaanniemi et al. use 3)
     kid_subsets: int = Field(50, ge=1)
     kid_subset_size: int = Field(1000, ge=2)

@@ -7,11 +7,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from visionops.core.config import Section
+from visionops.core.sections import Seed
 
 
 class RobustnessParams(Section):
     images: int = Field(1000, ge=1)  # a fixed, seeded subset of the test set
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     eps: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.15, 0.2)
     headline_eps: float = 0.1
     pgd_steps: int = Field(10, ge=1)
