@@ -185,7 +185,7 @@ def fit_captioner(
     feature_seconds = time.perf_counter() - started
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    expected = fingerprint(params, data_digest)
+    expected = fingerprint(params, data_digest, family="captioning")
     resume = resumable_checkpoint(ckpt_dir, expected)
     atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
     checkpoint = ModelCheckpoint(

@@ -41,8 +41,9 @@ def train_stage(
 
     train, val = load_split(scenes, "train"), load_split(scenes, "val")
     manifest = scenes / SCENE_MANIFEST_FILE
-    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
     classifier = load_classifier(classifier_path) if section.encoder == "classifier" else None
+    # what a checkpoint resumes from: the scenes and, when it is the encoder, the classifier's weights
+    digest = hashlib.sha256(manifest.read_bytes() + (classifier_path.read_bytes() if classifier else b"")).hexdigest()
     mean, std = (classifier[1]["mean"], classifier[1]["std"]) if classifier else _pixel_stats(train.images)
     with tracking.stage_run(f"caption_train@{name}", params.tracking, root) as run:
         logger = MLFlowLogger(

@@ -102,7 +102,7 @@ def fit_classifier(
     datamodule = DeviceDataModule(data.splits(), batch_size=params.batch_size, augment=params.augment, seed=params.seed)
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    expected = fingerprint(params, data_digest)
+    expected = fingerprint(params, data_digest, family="classifier")
     resume = resumable_checkpoint(ckpt_dir, expected, clean=is_primary)
     if is_primary:
         atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})

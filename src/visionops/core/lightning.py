@@ -1,5 +1,5 @@
 """Lightning helpers every family's fit uses: a quiet log, a one-line report per epoch, and checkpoints that resume
-only the unfinished run they belong to (a fingerprint of the params and the data)."""
+only the unfinished run they belong to (a fingerprint of the params, the data and upstream models, and the code)."""
 
 from __future__ import annotations
 
@@ -40,26 +40,55 @@ def resolve_precision(precision: str, *, on_gpu: bool) -> str:
     return "bf16-mixed" if native else "32-true"
 
 
-def fingerprint(params: Any, data_digest: str) -> str:
-    """What a checkpoint must match to be resumed: the model's params section and the data."""
-    blob = json.dumps({"classifier": params.model_dump(mode="json"), "data": data_digest}, sort_keys=True)
+def code_digest(family: str) -> str:
+    """SHA-256 of the code a family's training runs: its own package and visionops.core."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*(package / family).rglob("*.py"), *(package / "core").rglob("*.py")]):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(params: Any, data_digest: str, *, family: str) -> str:
+    """What a checkpoint must match to be resumed: the model's params section, its inputs (`data_digest` covers the
+    data and any upstream model the stage reads) and the family's code."""
+    blob = json.dumps(
+        {"params": params.model_dump(mode="json"), "data": data_digest, "code": code_digest(family)}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def resumable_checkpoint(ckpt_dir: Path, expected: str, clean: bool = True) -> Path | None:
     """`last.ckpt` if an unfinished run with the same fingerprint wrote it, else None (and, if `clean`, stale files go).
 
-    A finished run is never resumed: DVC re-running the stage means something (code, say) changed.
+    A finished run is never resumed: DVC re-running the stage means something changed. A checkpoint that cannot be
+    read (a truncated file, say) is set aside as `last.ckpt.unreadable` with one warning, and training starts afresh.
     """
     last, stamp = ckpt_dir / "last.ckpt", ckpt_dir / FINGERPRINT_FILE
     if last.is_file() and stamp.is_file():
-        recorded = json.loads(stamp.read_text())
+        try:
+            recorded = json.loads(stamp.read_text())
+        except ValueError:
+            recorded = {}
         if recorded.get("fingerprint") == expected and not recorded.get("finished"):
-            return last
+            if _readable(last):
+                return last
+            last.replace(last.with_name("last.ckpt.unreadable"))
+            print(f"warning: {last} cannot be read; set aside as last.ckpt.unreadable, training starts afresh")
     if clean:
         for stale in ckpt_dir.glob("*.ckpt"):
             stale.unlink()
     return None
+
+
+def _readable(checkpoint: Path) -> bool:
+    import torch
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises several types for a damaged file
+        return False
+    return isinstance(state, dict) and "state_dict" in state
 
 
 def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, digits: int = 3) -> Any:

@@ -53,7 +53,7 @@ def fit_gan(
     )
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    expected = fingerprint(params, data_digest)
+    expected = fingerprint(params, data_digest, family="gan")
     resume = resumable_checkpoint(ckpt_dir, expected)
     atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected})
     checkpoint = ModelCheckpoint(
