@@ -205,6 +205,7 @@ def pipeline(project_dir: str = ".") -> dict[str, str] | State:
         tags = {**tracking.run_tags(root, "pipeline"), "prefect_flow_run_id": flow_run_id}
         run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id
         flat = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
+        flat["tracking.uri"] = tracking.without_credentials(str(flat["tracking.uri"]))  # a password stays out of MLflow
         client.log_batch(run_id, params=[Param(key, str(value)) for key, value in flat.items()])
         env = {
             tracking.PARENT_RUN_ENV: run_id,

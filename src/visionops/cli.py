@@ -80,6 +80,10 @@ def cmd_attack(args: argparse.Namespace) -> None:
     root = _project(args)
     rp = params.load(root / config.PARAMS_FILE).robustness
     out = args.out or Path(f"{args.image.stem}.adv_{args.model}_eps{args.eps:g}.png")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give the name of the PNG to write (e.g. {out / 'adversarial.png'})")
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: the adversarial image is written as PNG; give a name ending in .png")
     result = attack_file(
         args.image,
         out=out,

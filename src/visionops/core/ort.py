@@ -32,6 +32,10 @@ def session(
     import onnxruntime as ort
 
     path = Path(model)
+    if threads < 0:
+        raise UserError(f"--threads {threads}: give a number of threads >= 1, or 0 for one per core")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the .onnx file")
     if not path.is_file():
         raise UserError(f"{path} is missing; {missing_hint}")
     options = ort.SessionOptions()

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from visionops.core.errors import UserError
 from visionops.core.sections import TrackingParams
 
 PARENT_RUN_ENV = "VISIONOPS_MLFLOW_PARENT_RUN_ID"
@@ -40,11 +41,36 @@ def ensure_experiment(params: TrackingParams, root: Path) -> str:
     """
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri(params, root))
-    found = client.get_experiment_by_name(params.experiment)
+    uri = tracking_uri(params, root)
+    try:
+        client = MlflowClient(uri)
+        found = client.get_experiment_by_name(params.experiment)
+    except Exception as exc:  # SQLAlchemy's, sqlite3's or MLflow's own, all meaning: the store cannot be used
+        raise UserError(_store_problem(uri, exc)) from None
     if found is not None:
         return found.experiment_id
     return client.create_experiment(params.experiment, artifact_location=artifact_location(params, root))
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the `user:password@` of every URI in it removed."""
+    import re
+
+    return re.sub(r"(//)[^/@\s]+@", r"\1", text)
+
+
+def _store_problem(uri: str, exc: Exception) -> str:
+    reason = without_credentials(f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}")
+    if uri.startswith("sqlite:///"):
+        db = uri.removeprefix("sqlite:///")
+        return (
+            f"the MLflow store {db} cannot be opened ({reason}); restore it from a backup, or move it aside "
+            f"(mv {db} {db}.broken) and a new one is made on the next run"
+        )
+    return (
+        f"the MLflow tracking store {without_credentials(uri)} cannot be used ({reason}); "
+        "check that it is up and the URI is right"
+    )
 
 
 def git_commit(root: Path) -> str:

@@ -34,13 +34,19 @@ def _from_mirror(name: str, mirrors: list[Path]) -> tuple[bytes, str] | None:
     return None
 
 
+MAX_DOWNLOAD = 64 << 20  # the largest official file, train-images gzipped, is 26 MB
+
+
 def _download(name: str, urls: tuple[str, ...], timeout: float) -> tuple[bytes, str]:
     failures = []
     for base in urls:
         url = f"{base}{name}.gz"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                return _decompress(response.read(), url), url
+                blob = response.read(MAX_DOWNLOAD + 1)
+            if len(blob) > MAX_DOWNLOAD:
+                raise UserError(f"{url} sends more than {MAX_DOWNLOAD >> 20} MB, far more than the dataset; not used")
+            return _decompress(blob, url), url
         except (urllib.error.URLError, OSError) as exc:
             failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
     raise ConnectionError("; ".join(failures))

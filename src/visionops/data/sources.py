@@ -21,9 +21,17 @@ class IdxSource:
     classes: tuple[str, ...]
 
     def mirror_dirs(self) -> list[Path]:
-        """Local mirrors to try, the environment's first."""
-        dirs = [os.environ[self.mirror_env]] if os.environ.get(self.mirror_env) else []
-        return [Path(d) for d in [*dirs, self.default_mirror] if d]
+        """Local mirrors to try: the one the environment names, alone, else the default one."""
+        if self.mirror_env in os.environ:  # the user's own mirror: a mistake in it must not fall back silently
+            chosen = os.environ[self.mirror_env]
+            if not chosen.strip():
+                raise UserError(
+                    f"{self.mirror_env} is set but empty; unset it, or set it to a folder holding the files"
+                )
+            if not Path(chosen).is_dir():
+                raise UserError(f"{self.mirror_env}={chosen} is not a folder; point it at the folder holding the files")
+            return [Path(chosen)]
+        return [Path(self.default_mirror)] if self.default_mirror else []
 
 
 FASHION_MNIST = IdxSource(
@@ -34,9 +42,9 @@ FASHION_MNIST = IdxSource(
         "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
-    urls=(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    urls=(  # https first; the S3 website serves http only (the pinned SHA-256 checks either)
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ),
     mirror_env="VISIONOPS_FMNIST_DIR",
     default_mirror="/usr/share/datasets/fashion-mnist",

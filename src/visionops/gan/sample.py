@@ -39,6 +39,8 @@ def sample_grid(
     """
     if n < 1 or n > 4096:
         raise UserError(f"--n must be between 1 and 4096 (got {n})")
+    if not 0 <= seed < 2**32:
+        raise UserError(f"--seed {seed}: a seed is a whole number from 0 to {2**32 - 1}")
     sess = session(model, threads)
     classes = class_names(sess)
     conditional = is_conditional(sess)
