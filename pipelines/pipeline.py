@@ -180,13 +180,20 @@ def _with_data_version(env: dict[str, str], dvc: DvcStages, stage: str) -> dict[
 @flow(name="visionops-pipeline")
 def pipeline(project_dir: str = ".") -> dict[str, str] | State:
     """Run the DVC pipeline of the project at `project_dir`: every stale stage, side by side where the DAG allows."""
+    root = Path(project_dir).resolve()
+    apply_environment_defaults(root)
+    try:
+        return _pipeline(root)
+    except UserError as exc:  # bad params, a held lock, a broken store: the one line, not a traceback
+        return Failed(message=str(exc))
+
+
+def _pipeline(root: Path) -> dict[str, str] | State:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
     from visionops.core.ort import available_cores
 
-    root = Path(project_dir).resolve()
-    apply_environment_defaults(root)
     params = project_params.load(root / config.PARAMS_FILE)
     count, threads = worker_layout(params.schedule.workers, available_cores())
     with ExitStack() as stack:

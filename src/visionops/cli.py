@@ -52,7 +52,9 @@ def _run(args: argparse.Namespace, root: Path) -> None:
         return
 
     from pipelines.pipeline import run_pipeline
+    from visionops.core import tracking
 
+    tracking.ensure_experiment(params.load(params_file).tracking, root)  # a broken store: one line, no flow started
     outcome = run_pipeline(root)
     print("pipeline: " + ", ".join(f"{stage} {state}" for stage, state in outcome.items()))
 
@@ -131,8 +133,18 @@ def cmd_caption(args: argparse.Namespace) -> None:
         print(f"{path}\t{caption}")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with where to look) and exit status 2, like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        import sys
+
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="visionops", description=__doc__)
+    parser = _OneLineParser(prog="visionops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the pipeline (Prefect flow over the DVC stages)")
