@@ -7,6 +7,7 @@ schedules and the UI; each stage opens an MLflow child run of the parent opened 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -30,6 +31,19 @@ from visionops.headlines import headline_metrics
 
 TRANSIENT = "TransientFailure"
 _PRESTARTED: list[StageWorkers] = []  # workers run_pipeline started before the flow, for the flow to use
+
+
+class _NoEmptyTraceback(logging.Filter):
+    """Prefect logs a failed task's state with exc_info=True even when no exception was raised (a stage returned
+    its Failed state): the log then ends in a stray 'NoneType: None'. Such records lose their empty exc_info."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
 
 
 def _is_transient(task: object, task_run: object, state: State) -> bool:

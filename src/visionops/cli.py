@@ -33,15 +33,14 @@ def _run(args: argparse.Namespace, root: Path) -> None:
     from visionops.core import config
 
     params_file = root / config.PARAMS_FILE
+    current = params.load(params_file)  # refuse a bad params.yaml before anything, overrides or not
     overrides = {}
     if args.budget:
-        overrides.update(config.budget_overrides(params.load(params_file), args.budget))
+        overrides.update(config.budget_overrides(current, args.budget))
     overrides.update(dict(config.parse_override(text) for text in args.set))
     if overrides:
         params.apply_overrides(params_file, overrides)
         print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-    else:
-        params.load(params_file)  # refuse bad params before Prefect starts
 
     from pipelines.dvc_stages import DvcStages
 

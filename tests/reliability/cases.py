@@ -1,7 +1,7 @@
 """The fault suite's cases: each bad input or fault, what is tried, and the one line that must answer it.
 
-`python tests/faults/cases.py --write` puts the table of these cases into the README's reliability section
-(tests/faults/test_faults.py checks that it is there, unchanged).
+`python tests/reliability/cases.py --write` puts the table of these cases into the README's reliability section
+(tests/reliability/test_faults.py checks that it is there, unchanged).
 """
 
 from __future__ import annotations
