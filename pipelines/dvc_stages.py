@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from visionops.core.errors import UserError
+from visionops.core.previous import keep_copies
 
 SKIPPED, RESTORED, RAN = "skipped", "restored", "ran"
 PREVIOUS = Path(".dvc") / "tmp" / "visionops-previous"
@@ -184,6 +185,8 @@ class DvcStages:
             self.put_back(name)
             raise UserError(f"stage '{name}': {exc}") from None
         self._discard_previous(name)
+        # for plain `dvc repro` to put them back if the stage fails there (visionops.core.previous)
+        keep_copies(self.root, [str(out.def_path) for out in stage.outs if not out.use_cache and not out.persist])
 
     def output_md5(self, name: str, path: str) -> str | None:
         """The md5 DVC computed for the stage's output `path` (as dvc.lock will record it), if it has that output."""

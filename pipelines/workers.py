@@ -11,6 +11,7 @@ with its name, so the log of stages running side by side stays readable.
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import multiprocessing
 import os
@@ -94,7 +95,7 @@ def run_command(stage: str, module: str, argv: tuple[str, ...], *, env: dict[str
             if getattr(entry, "launches_processes", lambda argv: False)(list(argv)):
                 return _as_subprocess(module, argv, out)
             main = entry.main
-            getattr(main, "__wrapped__", main)(list(argv))  # unwrapped: the error comes back, not an exit status
+            inspect.unwrap(main)(list(argv))  # undecorated: the error comes back, not an exit status
             return Outcome("ok", "")
         except TransientError as exc:
             return Outcome("transient", str(exc))

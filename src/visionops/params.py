@@ -21,7 +21,7 @@ from visionops.core.config import PARAMS_FILE, Section
 from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
-from visionops.core.stage import ParamsView, declared_params, stage_names
+from visionops.core.stage import ParamsView, declared_params, stage_names, started
 from visionops.data.params import DataParams, SceneParams
 from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
@@ -118,8 +118,9 @@ def check_against_dag(params: Params, dvc_yaml: Path) -> None:
 def start_stage(args: argparse.Namespace, *, stage: str) -> tuple[ParamsView, Path]:
     """For a stage entry point: validate params.yaml, set the environment defaults and tune the allocator; return
     (the stage's params view, the project root)."""
-    params = load(args.params)
     root = find_project_root(args.params.resolve().parent)
+    started(root, stage)  # first: bad params must not cost the previous outputs either (stage_main)
+    params = load(args.params)
     apply_environment_defaults(root)
     tune_allocator()
     return ParamsView(params, declared_params(root / "dvc.yaml", stage), stage), root

@@ -156,3 +156,28 @@ def test_a_stage_that_fails_mid_run_gets_its_previous_outputs_back(finished):
 
 def test_the_readme_lists_every_case():
     assert readme_section(README.read_text()) == table(), "run: python tests/reliability/cases.py --write"
+
+
+@pytest.mark.parametrize(
+    ("stage", "section"),
+    [("train@standard", "classifier"), ("robustness", "robustness")],
+    ids=["model-and-metrics", "folder-and-metrics"],
+)
+def test_a_stage_that_fails_under_plain_dvc_repro_gets_its_previous_outputs_back(finished, stage, section):
+    """DVC deletes a stage's outputs before its command runs; a command that then fails (here: an unknown key in
+    its params section) puts them back: the model or figure folder from DVC's cache, the metrics (uncached) from
+    the copy kept when they were written."""
+    original = (finished / "params.yaml").read_text()
+    before = snapshot(finished)
+    damaged = re.sub(rf"(?m)^{section}:.*\n", lambda m: m.group(0) + "  typo_key: 1\n", original, count=1)
+    assert damaged != original
+    (finished / "params.yaml").write_text(damaged)
+    try:
+        result = run_visionops(finished, ["repro", "-s", stage], module="dvc")
+        assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+        assert re.search(rf"unknown key '{section}.typo_key'", result.stderr), result.stderr[-2000:]
+        assert f"note: {stage} failed; its previous " in result.stderr
+    finally:
+        (finished / "params.yaml").write_text(original)
+    after = snapshot(finished)
+    assert after == before, sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

@@ -10,13 +10,47 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from visionops.core.config import PARAMS_FILE
-from visionops.core.errors import UserError
+from visionops.core.errors import UserError, exits_cleanly
 
 EXEMPT_SECTIONS = ("tracking", "schedule")
+_STARTED: list[tuple[Path, str]] = []  # (project root, stage) that start_stage began in this call of stage_main
+
+
+def started(root: Path, stage: str) -> None:
+    """Called by start_stage: the stage this entry point runs, for stage_main to look after."""
+    _STARTED[:] = [(root, stage)]
+
+
+def stage_main(main: Callable[..., Any]) -> Callable[..., Any]:
+    """A DVC stage's entry point: a UserError is one line and exit 2 (exits_cleanly), and under plain `dvc repro`
+    a failure puts the stage's previous outputs back (visionops.core.previous); a success keeps a copy of its
+    uncached ones for that. The pipeline's workers call the undecorated function (inspect.unwrap)."""
+
+    @wraps(main)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from visionops.core import previous
+
+        _STARTED.clear()
+        try:
+            result = main(*args, **kwargs)
+        except BaseException:
+            for root, stage in _STARTED:
+                back = previous.restore_missing(root, stage)
+                if back:
+                    print(f"note: {stage} failed; its previous {', '.join(back)} put back", file=sys.stderr)
+            raise
+        for root, stage in _STARTED:
+            previous.keep_copies(root, uncached_outputs(root / "dvc.yaml", stage))
+        return result
+
+    return exits_cleanly(run)
 
 
 class UndeclaredParams(RuntimeError):
@@ -40,8 +74,9 @@ def stage_names(dvc_yaml: Path) -> list[str]:
     return names
 
 
-def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
-    """The params keys dvc.yaml lists for `stage` (`train@standard` for a foreach stage), interpolated."""
+def _resolved_entry(dvc_yaml: Path, stage: str) -> tuple[dict[str, Any], Any]:
+    """dvc.yaml's entry for `stage` (`train@standard` for a foreach stage) and the function that interpolates
+    `${key}` and `${item...}` in its strings."""
     import yaml
 
     stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {})
@@ -50,7 +85,7 @@ def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
     if entry is None:
         raise UserError(f"dvc.yaml has no stage '{name}'")
     if "foreach" not in entry:
-        return {_param_name(p) for p in entry.get("params", [])}
+        return entry, lambda text: text
     items = entry["foreach"]
     if isinstance(items, dict):
         if key not in items:
@@ -72,7 +107,27 @@ def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
 
         return re.sub(r"\$\{\s*(key|item(?:\.\w+)?)\s*\}", value, text)
 
-    return {interpolate(_param_name(p)) for p in entry["do"].get("params", [])}
+    return entry["do"], interpolate
+
+
+def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
+    """The params keys dvc.yaml lists for `stage` (`train@standard` for a foreach stage), interpolated."""
+    entry, interpolate = _resolved_entry(dvc_yaml, stage)
+    return {interpolate(_param_name(p)) for p in entry.get("params", [])}
+
+
+def uncached_outputs(dvc_yaml: Path, stage: str) -> list[str]:
+    """The stage's outputs that DVC does not cache (its metrics files) and does not keep (persist) across a run."""
+    entry, interpolate = _resolved_entry(dvc_yaml, stage)
+    found = []
+    for kind in ("outs", "metrics", "plots"):
+        for out in entry.get(kind, []):
+            if isinstance(out, dict):
+                for path, flags in out.items():
+                    flags = flags or {}
+                    if flags.get("cache", True) is False and not flags.get("persist", False):
+                        found.append(interpolate(path))
+    return found
 
 
 def _param_name(entry: Any) -> str:

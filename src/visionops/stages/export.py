@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visionops.core.errors import exits_cleanly
-from visionops.core.stage import stage_parser
+from visionops.core.stage import stage_main, stage_parser
 from visionops.params import start_stage
 
 
-@exits_cleanly
+@stage_main
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--name", required=True, help="the model's name (dvc.yaml foreach key)")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from visionops.core.errors import exits_cleanly
-from visionops.core.stage import stage_parser
+from visionops.core.stage import stage_main, stage_parser
 from visionops.params import start_stage
 
 
@@ -32,7 +31,7 @@ def launches_processes(argv: list[str]) -> bool:
     return classifier_launches(params.section(args.section, ClassifierParams))
 
 
-@exits_cleanly
+@stage_main
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     params, root = start_stage(args, stage=f"train@{args.name}")
