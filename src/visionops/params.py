@@ -118,9 +118,14 @@ def check_against_dag(params: Params, dvc_yaml: Path) -> None:
 def start_stage(args: argparse.Namespace, *, stage: str) -> tuple[ParamsView, Path]:
     """For a stage entry point: validate params.yaml, set the environment defaults and tune the allocator; return
     (the stage's params view, the project root)."""
-    root = find_project_root(args.params.resolve().parent)
-    started(root, stage)  # first: bad params must not cost the previous outputs either (stage_main)
+    try:
+        root: Path | None = find_project_root(args.params.resolve().parent)
+    except UserError:
+        root = None  # said after the params are checked: their error is the more useful one
+    if root is not None:
+        started(root, stage)  # before the params: bad ones must not cost the previous outputs either (stage_main)
     params = load(args.params)
+    root = root or find_project_root(args.params.resolve().parent)
     apply_environment_defaults(root)
     tune_allocator()
     return ParamsView(params, declared_params(root / "dvc.yaml", stage), stage), root
