@@ -1,0 +1,92 @@
+"""kill -9 in the middle of each family's training stage, then the same command again: it resumes from the last
+epoch's checkpoint, finishes, and lands where an uninterrupted run of the same params does (within 0.5 points)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+# (stage module, model name, params section, its extra overrides, the outputs' file name, the metric compared)
+FAMILIES = {
+    "classifier": ("train", "standard", "classifier", {"limit_train_batches": 150}, "classifier.pt", "test_acc_torch"),
+    "gan": ("gan_train", "dcgan", "gan", {"limit_train_batches": 40}, "generator.pt", "g_loss_last_epoch"),
+    "captioner": ("caption_train", "show_tell", "captioner", {"limit_train_batches": 30}, "captioner.pt",
+                  "val_word_acc"),
+}  # fmt: skip
+
+
+def _command(project: Path, family: str, out: Path, params: Path) -> list[str]:
+    module, name, section, _, model_file, _ = FAMILIES[family]
+    data = ["--scenes", "data/scenes", "--classifier", "data/models/standard/classifier.pt"]
+    if family != "captioner":
+        data = ["--data", "data/prepared"]
+    extra = ["--samples", str(out / "samples.png")] if family == "gan" else []
+    return [
+        sys.executable, "-m", f"visionops.stages.{module}", "--params", str(params), "--name", name,
+        "--section", section, *data, "--checkpoints", str(out / "checkpoints"), "--model", str(out / model_file),
+        "--metrics", str(out / "train.json"), *extra,
+    ]  # fmt: skip
+
+
+def _params(project: Path, family: str) -> Path:
+    """The project's params with three epochs and longer ones for this family, beside params.yaml (the stage
+    finds its project from there)."""
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    _, _, section, extra, _, _ = FAMILIES[family]
+    raw[section].update({"epochs": 3, **extra})
+    path = project / f"params.resume-{family}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_killed_training_resumes_and_lands_where_an_uninterrupted_run_does(tiny_pipeline, tmp_path, family):
+    project, _ = tiny_pipeline
+    params = _params(project, family)
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    try:
+        whole = subprocess.run(
+            _command(project, family, tmp_path / "whole", params), cwd=project, capture_output=True, text=True,
+            timeout=600, env=env,
+        )  # fmt: skip
+        assert whole.returncode == 0, whole.stderr[-3000:]
+
+        killed_out = tmp_path / "killed"
+        victim = subprocess.Popen(
+            _command(project, family, killed_out, params), cwd=project, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 600
+        while not (killed_out / "checkpoints" / "last.ckpt").exists():  # the first epoch is done
+            assert victim.poll() is None, "finished before it could be killed mid-run"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.5)  # into the second epoch
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=60)
+        assert not (killed_out / "train.json").exists()
+
+        again = subprocess.run(
+            _command(project, family, killed_out, params), cwd=project, capture_output=True, text=True,
+            timeout=600, env=env,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr[-3000:]
+    finally:
+        params.unlink()
+    metric = FAMILIES[family][5]
+    first, resumed = (json.loads((tmp_path / d / "train.json").read_text()) for d in ("whole", "killed"))
+    assert resumed["epochs"] == first["epochs"] == 3
+    assert re.search(r"epoch 3/3", again.stdout) and not re.search(r"epoch 1/3", again.stdout)  # it resumed
+    if metric == "g_loss_last_epoch":  # a GAN has no accuracy: its losses must match to 1%
+        assert abs(resumed[metric] - first[metric]) <= 0.01 * abs(first[metric])
+    else:
+        assert abs(resumed[metric] - first[metric]) <= 0.005
