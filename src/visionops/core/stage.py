@@ -42,12 +42,19 @@ def stage_main(main: Callable[..., Any]) -> Callable[..., Any]:
             result = main(*args, **kwargs)
         except BaseException:
             for root, stage in _STARTED:
-                back = previous.restore_missing(root, stage)
+                try:
+                    back = previous.restore_missing(root, stage)
+                except (OSError, ValueError, KeyError) as exc:  # never hide the stage's own error behind this one
+                    print(f"note: {stage}'s previous outputs could not be put back ({exc})", file=sys.stderr)
+                    continue
                 if back:
                     print(f"note: {stage} failed; its previous {', '.join(back)} put back", file=sys.stderr)
             raise
         for root, stage in _STARTED:
-            previous.keep_copies(root, uncached_outputs(root / "dvc.yaml", stage))
+            try:
+                previous.keep_copies(root, uncached_outputs(root / "dvc.yaml", stage))
+            except (OSError, UserError) as exc:  # the stage's work is done; only the safety copy is missing
+                print(f"note: no safety copy of {stage}'s metrics ({exc})", file=sys.stderr)
         return result
 
     return exits_cleanly(run)
