@@ -49,9 +49,10 @@ def _params(project: Path, family: str) -> Path:
 
 
 CAPTIONER_BUG = (
-    "known bug, left open: a resumed captioner lands 0.7 points of val word accuracy away from an uninterrupted run "
-    "(0.4015 vs 0.3946, in one CI run of two and one local run of two): its batches' epoch counter (captioning/module.py CaptionBatches, "
-    "restored from the checkpoint's 'epoch' in captioning/fit.py) does not line up with Lightning's loop on resume"
+    "known bug, left open: a resumed captioner can land 0.7 points of val word accuracy away from an uninterrupted "
+    "run (0.4015 vs 0.3946, in one CI run of two and one local run of two): its batches' epoch counter "
+    "(captioning/module.py CaptionBatches, restored from the checkpoint's 'epoch' in captioning/fit.py) does not "
+    "line up with Lightning's loop on resume"
 )
 
 
