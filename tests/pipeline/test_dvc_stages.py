@@ -49,22 +49,24 @@ def test_a_command_that_writes_no_declared_output_fails_in_one_line(one_stage):
     assert not (one_stage / "dvc.lock").exists()
 
 
-def _uncached_metric_project(one_stage):
-    (one_stage / "dvc.yaml").write_text(
+def _recorded_then_changed(one_stage, metric: str):
+    """The stage with an uncached metric, run once and recorded, then made stale by changing its input."""
+    root = one_stage
+    (root / "dvc.yaml").write_text(
         "stages:\n  write:\n    cmd: python -m visionops.stages.nothing --out out.txt\n"
         "    deps: [in.txt]\n    outs: [out.txt]\n    metrics: [{m.json: {cache: false}}]\n"
     )
-    return one_stage
-
-
-def test_a_failed_stage_gets_its_previous_outputs_back_metrics_included(one_stage):
-    root = _uncached_metric_project(one_stage)
     with DvcStages(root) as dvc:
         assert dvc.begin("write") is None
         (root / "out.txt").write_text("good\n")
-        (root / "m.json").write_text('{"accuracy": 0.9}')
+        (root / "m.json").write_text(metric)
         dvc.finish("write")
     (root / "in.txt").write_text("changed\n")
+    return root
+
+
+def test_a_failed_stage_gets_its_previous_outputs_back_metrics_included(one_stage):
+    root = _recorded_then_changed(one_stage, '{"accuracy": 0.9}')
     with DvcStages(root) as dvc:
         assert dvc.begin("write") is None
         assert not (root / "out.txt").exists()  # set aside: a stale output never reaches the command
@@ -76,13 +78,7 @@ def test_a_failed_stage_gets_its_previous_outputs_back_metrics_included(one_stag
 
 
 def test_outputs_set_aside_by_a_killed_run_come_back_at_the_next_start(one_stage):
-    root = _uncached_metric_project(one_stage)
-    with DvcStages(root) as dvc:
-        assert dvc.begin("write") is None
-        (root / "out.txt").write_text("good\n")
-        (root / "m.json").write_text("{}")
-        dvc.finish("write")
-    (root / "in.txt").write_text("changed\n")
+    root = _recorded_then_changed(one_stage, "{}")
     with DvcStages(root) as dvc:
         assert dvc.begin("write") is None  # ... and the flow is killed here: nothing calls put_back
     with DvcStages(root) as dvc:
