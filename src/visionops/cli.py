@@ -10,6 +10,7 @@ from visionops.core.errors import UserError, exits_cleanly
 DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
 DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
 DEFAULT_CAPTIONER = Path("data/models/attention")
+DEFAULT_SEGMENTER = Path("data/models/deconvnet/segmenter.onnx")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -18,6 +19,18 @@ def _project(args: argparse.Namespace) -> Path:
     root = find_project_root(args.project)
     apply_environment_defaults(root)
     return root
+
+
+def _model_path(given: Path, default: Path) -> Path:
+    """A default model path is the project's: run from any folder inside the project, it names the same file."""
+    if given != default or given.exists():
+        return given
+    from visionops.core.runtime import find_project_root
+
+    try:
+        return find_project_root() / default
+    except UserError:
+        return given
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -69,7 +82,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from visionops.classifier.predict import load_images, predict_files
 
     images = load_images(args.images)
-    for path, label, prob in predict_files(args.model, images, threads=args.threads):
+    for path, label, prob in predict_files(_model_path(args.model, DEFAULT_MODEL), images, threads=args.threads):
         print(f"{path}\t{label}\t{prob:.3f}")
 
 
@@ -110,7 +123,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
     if args.out.suffix.lower() != ".png":
         raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
-    images, columns, labels = sample_grid(args.model, args.n, seed=args.seed, label=args.label, threads=args.threads)
+    images, columns, labels = sample_grid(
+        _model_path(args.model, DEFAULT_GENERATOR), args.n, seed=args.seed, label=args.label, threads=args.threads
+    )
     atomic_save(args.out, lambda tmp: save_png(grid_image(images, columns), tmp, scale=args.scale))
     what = (
         f"class {args.label}"
@@ -126,10 +141,33 @@ def cmd_caption(args: argparse.Namespace) -> None:
 
     if args.beam is not None and args.beam < 1:
         raise UserError(f"--beam {args.beam}: the beam width must be 1 (greedy) or more")
-    captioner = load_ort_captioner(args.model, args.threads)
+    captioner = load_ort_captioner(_model_path(args.model, DEFAULT_CAPTIONER), args.threads)
     images = load_scene_images(args.images, captioner.image_shape)
     for path, caption in zip(args.images, captioner.caption(images, args.beam)):
         print(f"{path}\t{caption}")
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    from visionops.core.io import atomic_save
+    from visionops.core.ort import class_names, session
+    from visionops.gan.plots import save_png
+    from visionops.segmentation.plots import legend_image
+    from visionops.segmentation.runtime import input_shape, load_scene, segment
+
+    if args.out.suffix.lower() != ".png" or args.out.is_dir():
+        raise UserError(f"--out {args.out}: the class map is written as PNG; give a name ending in .png")
+    sess = session(
+        _model_path(args.model, DEFAULT_SEGMENTER),
+        args.threads,
+        "run the segment_export stage first (dvc repro segment_export)",
+    )
+    names = class_names(sess)
+    class_map = segment(sess, load_scene(args.image, input_shape(sess))[None])[0]
+    atomic_save(args.out, lambda tmp: save_png(legend_image(class_map, names), tmp, scale=1))
+    counts = {names[k] if k < len(names) else str(k): int((class_map == k).sum()) for k in range(1, len(names))}
+    found = ", ".join(f"{name} {n} px" for name, n in counts.items() if n) or "no items"
+    print(f"{args.image}\t{found}")
+    print(f"wrote {args.out}")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -204,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--beam", type=int, help="beam width (default: the model's; 1 is greedy)")
     caption.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     caption.set_defaults(func=cmd_caption)
+
+    segment = sub.add_parser(
+        "segment", help="per-pixel class map of a scene image with the ONNX segmenter (onnxruntime only)"
+    )
+    segment.add_argument("image", type=Path)
+    segment.add_argument("--out", type=Path, required=True, help="the PNG to write: the map in colour, with a legend")
+    segment.add_argument("--model", type=Path, default=DEFAULT_SEGMENTER)
+    segment.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    segment.set_defaults(func=cmd_segment)
     return parser
 
 

@@ -22,12 +22,14 @@ from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
 from visionops.core.stage import ParamsView, declared_params, stage_names, started
-from visionops.data.params import DataParams, SceneParams
+from visionops.data.params import ClutteredSceneParams, DataParams, SceneParams
 from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
 from visionops.robustness.params import RobustnessParams
+from visionops.segmentation.params import VARIANTS as SEGMENTATION_VARIANTS
+from visionops.segmentation.params import SegmentationEvaluationParams, SegmenterParams
 
-VARIANTS = {**CLASSIFIER_VARIANTS, **GAN_VARIANTS, **CAPTIONING_VARIANTS}
+VARIANTS = {**CLASSIFIER_VARIANTS, **GAN_VARIANTS, **CAPTIONING_VARIANTS, **SEGMENTATION_VARIANTS}
 S = TypeVar("S", bound=Section)
 
 
@@ -44,6 +46,10 @@ class Params(Section):
     captioner: CaptionerParams = CaptionerParams()
     attention_captioner: CaptionerParams = CaptionerParams()
     caption_evaluation: CaptionEvaluationParams = CaptionEvaluationParams()
+    cluttered_scenes: ClutteredSceneParams = ClutteredSceneParams()
+    segmenter: SegmenterParams = SegmenterParams()
+    fcn_segmenter: SegmenterParams = SegmenterParams()
+    segmentation_evaluation: SegmentationEvaluationParams = SegmentationEvaluationParams()
     export: ExportParams = ExportParams()
     promotion: dict[str, PromotionRule] = {}
     tracking: TrackingParams = TrackingParams()

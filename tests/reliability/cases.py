@@ -257,6 +257,21 @@ CASES: tuple[Case, ...] = (
         r"missing",
         lambda s: {**_scene_sized(s), **_folder(s)},
     ),
+    Case("segment-bomb", "segment: a 20000x20000 PNG", ("segment", "{bomb}", "--out", "map.png"), PIXELS, _bomb),
+    Case(
+        "segment-animated",
+        "segment: an animated GIF",
+        ("segment", "{anim}", "--out", "map.png"),
+        r"has 2 frames; extract the one you mean first",
+        _animated,
+    ),
+    Case(
+        "segment-out-suffix",
+        "segment: --out map.jpg",
+        ("segment", "{scene}", "--out", "map.jpg"),
+        r"written as PNG; give a name ending in .png",
+        _scene_sized,
+    ),
     Case(
         "sample-seed-negative",
         "sample: --seed -1",

@@ -95,7 +95,8 @@ def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, dig
     """A callback printing one line per epoch on stdout, where DVC and Prefect show it (a progress bar would flood
     their logs): `metrics` maps each label to the logged metric it shows, in order; absent ones are left out.
 
-    `after_validation`: print when validation ends (a classifier's val acc), else when the training epoch ends.
+    `after_validation`: print when validation ends (after the module's own epoch-end hook, so what it logs there is
+    shown too), else when the training epoch ends.
     """
     import pytorch_lightning as pl
 
@@ -114,7 +115,7 @@ def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, dig
                 flush=True,
             )
 
-        def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
             if after_validation:
                 self._report(trainer)
 

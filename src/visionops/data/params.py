@@ -38,3 +38,27 @@ class SceneParams(Section):
     size_mention_prob: float = Field(0.5, ge=0.0, le=1.0)  # chance a reference caption states an item's size
     reading_order_prob: float = Field(0.8, ge=0.0, le=1.0)  # chance a reference names the items in reading order
     seed: Seed = 0
+
+
+class ClutteredSceneParams(Section):
+    """The detection and segmentation scenes: items placed freely on a square canvas, at several scales, allowed to
+    overlap up to a cap, later items drawn over earlier ones."""
+
+    canvas: int = Field(64, ge=32, le=256, multiple_of=8)  # side in pixels; the segmenters pool three times
+    train: int = Field(8000, ge=10)  # scenes from the training images
+    val: int = Field(500, ge=10)  # from the validation images
+    test: int = Field(1000, ge=10)  # from the test images
+    min_items: int = Field(1, ge=1, le=8)
+    max_items: int = Field(4, ge=1, le=8)
+    min_side: int = Field(14, ge=4)  # an item's 28 px square is drawn at a side in [min_side, max_side]
+    max_side: int = Field(28, ge=4)
+    max_overlap: float = Field(0.3, ge=0.0, le=0.9)  # of the smaller of two items' boxes
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClutteredSceneParams:
+        if self.min_items > self.max_items:
+            raise ValueError("min_items must be <= max_items")
+        if not self.min_side <= self.max_side <= self.canvas:
+            raise ValueError("needs min_side <= max_side <= canvas")
+        return self
