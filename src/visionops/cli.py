@@ -148,11 +148,12 @@ def cmd_caption(args: argparse.Namespace) -> None:
 
 
 def cmd_segment(args: argparse.Namespace) -> None:
+    from visionops.core.images import read_scenes
     from visionops.core.io import atomic_save
     from visionops.core.ort import class_names, session
     from visionops.gan.plots import save_png
     from visionops.segmentation.plots import legend_image
-    from visionops.segmentation.runtime import input_shape, load_scene, segment
+    from visionops.segmentation.runtime import input_shape, segment
 
     if args.out.suffix.lower() != ".png" or args.out.is_dir():
         raise UserError(f"--out {args.out}: the class map is written as PNG; give a name ending in .png")
@@ -162,7 +163,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
         "run the segment_export stage first (dvc repro segment_export)",
     )
     names = class_names(sess)
-    class_map = segment(sess, load_scene(args.image, input_shape(sess))[None])[0]
+    class_map = segment(sess, read_scenes([args.image], input_shape(sess), reader="the segmenter"))[0]
     atomic_save(args.out, lambda tmp: save_png(legend_image(class_map, names), tmp, scale=1))
     counts = {names[k] if k < len(names) else str(k): int((class_map == k).sum()) for k in range(1, len(names))}
     found = ", ".join(f"{name} {n} px" for name, n in counts.items() if n) or "no items"

@@ -67,7 +67,12 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     assert parent.data.tags["prefect_flow_run_id"]
     assert parent.info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
-    assert set(children) == set(STAGES) - {"fetch", "prepare", "scenes", "cluttered_scenes"}  # data stages open no MLflow run
+    assert set(children) == set(STAGES) - {
+        "fetch",
+        "prepare",
+        "scenes",
+        "cluttered_scenes",
+    }  # data stages open no MLflow run
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
     assert parent.data.tags["data_version"] == data_md5
     for child in children.values():
@@ -199,13 +204,18 @@ def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(ti
     segmentation = json.loads((project / "reports" / "segmentation.json").read_text())
     for model in ("deconvnet", "fcn"):
         result = segmentation[model]
-        assert 0 <= result["miou"] <= 1 and len(result["iou_per_class"]) == 10 and result["images_per_second_batch1"] > 0
+        assert (
+            0 <= result["miou"] <= 1 and len(result["iou_per_class"]) == 10 and result["images_per_second_batch1"] > 0
+        )
         export = json.loads((project / "reports" / model / "export.json").read_text())
         assert max(export["parity"]["max_abs"].values()) <= 1e-4
     for figure in ("maps.png", "iou_per_class.png"):
         assert (project / "reports" / "segmentation" / figure).stat().st_size > 0
     segmenters = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("deconvnet", "fcn")]
-    assert [(r["name"], r["version"]) for r in segmenters] == [("visionops-segmenter", "1"), ("visionops-segmenter", "2")]
+    assert [(r["name"], r["version"]) for r in segmenters] == [
+        ("visionops-segmenter", "1"),
+        ("visionops-segmenter", "2"),
+    ]
     assert not any(r["promoted"] for r in segmenters)  # 4 steps of training: far below the mIoU floor of 0.75
 
 

@@ -138,7 +138,8 @@ def test_public_functions_with_more_than_four_parameters_take_them_by_keyword():
 
 @pytest.fixture(scope="module")
 def shipped_models(tmp_path_factory):
-    """An untrained classifier, conditional generator and captioner pair, exported as the pipeline ships them."""
+    """An untrained classifier, conditional generator, captioner pair and segmenter, exported as the pipeline ships
+    them."""
     import torch
 
     from visionops.captioning.export import export_in_subprocess
@@ -183,6 +184,11 @@ def shipped_models(tmp_path_factory):
     save_model(captioner / "captioner.pt", spec, build_captioner(spec).state_dict())
     for part in ("encoder", "decoder_step"):
         export_in_subprocess(captioner / "captioner.pt", part, captioner / f"{part}.onnx", 18)
+    from visionops.segmentation.export import export_segmenter
+    from visionops.segmentation.networks import build_segmenter, segmenter_spec
+
+    segmenter = build_segmenter(segmenter_spec("fcn", channels=1, classes=classes, width=4, mean=0.2, std=0.3))
+    export_segmenter(segmenter, folder / "segmenter.onnx", classes=classes, height=56, width=56, opset=18)
     from PIL import Image
 
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "item.png")
@@ -196,8 +202,9 @@ def shipped_models(tmp_path_factory):
         ["predict", "--model", "{f}/classifier.onnx", "{f}/item.png"],
         ["sample", "--model", "{f}/generator.onnx", "--n", "4", "--label", "c3", "{f}/out/grid.png"],
         ["caption", "--model", "{f}/captioner", "{f}/scene.png"],
+        ["segment", "--model", "{f}/segmenter.onnx", "{f}/scene.png", "--out", "{f}/out/map.png"],
     ],
-    ids=["predict", "sample", "caption"],
+    ids=["predict", "sample", "caption", "segment"],
 )
 def test_the_onnxruntime_commands_run_with_torch_unimportable(shipped_models, command):
     (shipped_models / "out").mkdir(exist_ok=True)

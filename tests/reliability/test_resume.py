@@ -21,13 +21,16 @@ FAMILIES = {
     "gan": ("gan_train", "dcgan", "gan", {"limit_train_batches": 40}, "generator.pt", "g_loss_last_epoch"),
     "captioner": ("caption_train", "show_tell", "captioner", {"limit_train_batches": 30}, "captioner.pt",
                   "val_word_acc"),
+    "segmenter": ("segment_train", "deconvnet", "segmenter", {"width": 16, "batch_size": 8}, "segmenter.pt",
+                  "val_miou"),
 }  # fmt: skip
 
 
 def _command(project: Path, family: str, out: Path, params: Path) -> list[str]:
     module, name, section, _, model_file, _ = FAMILIES[family]
-    data = ["--scenes", "data/scenes", "--classifier", "data/models/standard/classifier.pt"]
-    if family != "captioner":
+    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes"}
+    data = ["--scenes", scenes[family], "--classifier", "data/models/standard/classifier.pt"]
+    if family not in scenes:
         data = ["--data", "data/prepared"]
     extra = ["--samples", str(out / "samples.png")] if family == "gan" else []
     return [
@@ -48,21 +51,7 @@ def _params(project: Path, family: str) -> Path:
     return path
 
 
-CAPTIONER_BUG = (
-    "known bug, left open: a resumed captioner can land 0.7 points of val word accuracy away from an uninterrupted "
-    "run (0.4015 vs 0.3946, in one CI run of two and one local run of two): its batches' epoch counter "
-    "(captioning/module.py CaptionBatches, restored from the checkpoint's 'epoch' in captioning/fit.py) does not "
-    "line up with Lightning's loop on resume"
-)
-
-
-@pytest.mark.parametrize(
-    "family",
-    [
-        pytest.param(f, marks=pytest.mark.xfail(reason=CAPTIONER_BUG, strict=False)) if f == "captioner" else f
-        for f in FAMILIES
-    ],
-)
+@pytest.mark.parametrize("family", FAMILIES)
 def test_killed_training_resumes_and_lands_where_an_uninterrupted_run_does(tiny_pipeline, tmp_path, family):
     project, _ = tiny_pipeline
     params = _params(project, family)

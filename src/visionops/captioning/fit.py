@@ -214,8 +214,7 @@ def fit_captioner(
         log_every_n_steps=max(1, min(10, per_epoch)),
         default_root_dir=str(ckpt_dir),
     )
-    if resume:  # the loaders continue the epoch sequence of the run they resume
-        train_batches.epoch = int(torch.load(resume, map_location="cpu", weights_only=True)["epoch"])
+    train_batches.epoch_of = lambda: trainer.current_epoch  # a resumed run continues the sequence where it stopped
     try:
         trainer.fit(
             module,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -20,7 +20,8 @@ class CaptionBatches:
     """(inputs, token ids) batches sliced from device tensors; inputs are images (uint8) or precomputed features.
 
     Each epoch shuffles the scenes and picks one of each scene's references (seeded by seed and epoch), and cuts
-    the batch's token ids after its longest caption.
+    the batch's token ids after its longest caption. `epoch_of`, when set, says which epoch an iteration is (the
+    trainer's own count, so a resumed run continues the sequence exactly); else iterations are counted.
     """
 
     def __init__(
@@ -29,11 +30,14 @@ class CaptionBatches:
         self.inputs, self.tokens, self.pad = inputs, tokens, pad
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
+        self.epoch_of: Callable[[], int] | None = None
 
     def __len__(self) -> int:
         return math.ceil(len(self.inputs) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.epoch_of is not None:
+            self.epoch = self.epoch_of()
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         n, refs = self.tokens.shape[:2]
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)

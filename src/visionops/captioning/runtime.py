@@ -79,25 +79,7 @@ def ort_captioner(encoder_path: Path, step_path: Path, threads: int = 0) -> OrtC
 
 
 def load_scene_images(paths: list[Path], shape: tuple[int, ...]) -> np.ndarray:
-    """Decode files to float32 [N, C, H, W] in [0, 1] at the captioner's size.
+    """Decode files to float32 [N, C, H, W] in [0, 1] at the captioner's size (visionops.core.images.read_scenes)."""
+    from visionops.core.images import read_scenes
 
-    A square image whose side is a whole multiple of the scene's (112x112 for 56x56 scenes, say) is box-averaged
-    down to it; any other size is refused, because stretching or cropping a scene would move or cut its objects.
-    """
-    from visionops.core.images import read_pixels
-
-    channels, height, width = shape
-    out = []
-    for path in paths:
-        pixels = read_pixels(path, channels=1 if channels == 1 else 3)
-        h, w = pixels.shape[:2]
-        if (w, h) != (width, height):
-            factor = w // width
-            if w != h or height != width or w % width or factor < 1:
-                raise UserError(
-                    f"{path} is {w}x{h}; the captioner reads {width}x{height} scenes (or squares of a whole "
-                    f"multiple of {width}, averaged down); crop or pad it to that"
-                )
-            pixels = pixels.reshape(height, factor, width, factor, *pixels.shape[2:]).mean(axis=(1, 3))
-        out.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
-    return np.stack(out)
+    return read_scenes(paths, shape, reader="the captioner")

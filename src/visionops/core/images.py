@@ -88,3 +88,27 @@ def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.float32))
     return np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def read_scenes(paths: list[Path], shape: tuple[int, ...], reader: str) -> np.ndarray:
+    """Decode scene files to float32 [N, C, H, W] in [0, 1] at a scene model's size (`reader` names the model in
+    the refusal).
+
+    A square image whose side is a whole multiple of the scene's (128x128 for 64x64 scenes, say) is box-averaged
+    down to it; any other size is refused, because stretching or cropping a scene would move or cut its objects.
+    """
+    channels, height, width = shape
+    out = []
+    for path in paths:
+        pixels = read_pixels(path, channels=1 if channels == 1 else 3)
+        h, w = pixels.shape[:2]
+        if (w, h) != (width, height):
+            factor = w // width
+            if w != h or height != width or w % width or factor < 1:
+                raise UserError(
+                    f"{path} is {w}x{h}; {reader} reads {width}x{height} scenes (or squares of a whole "
+                    f"multiple of {width}, averaged down); crop or pad it to that"
+                )
+            pixels = pixels.reshape(height, factor, width, factor, *pixels.shape[2:]).mean(axis=(1, 3))
+        out.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+    return np.stack(out)

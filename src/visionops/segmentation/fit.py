@@ -79,7 +79,9 @@ def fit_segmenter(
         classifier_spec=classifier[1] if classifier else None,
     )
     network = build_segmenter(spec, classifier[0] if classifier else None).to(memory_format=torch.channels_last)
-    module = SegmenterModule(network, len(classes) + 1, params.lr, params.weight_decay, flip=params.flip)
+    module = SegmenterModule(
+        network, len(classes) + 1, params.lr, params.weight_decay, flip=params.flip, seed=params.seed
+    )
     splits = {
         name: (torch.from_numpy(split.images), torch.from_numpy(split.class_map())) for name, split in scenes.items()
     }

@@ -9,7 +9,9 @@ from torch import nn
 
 
 class SegmenterModule(pl.LightningModule):
-    def __init__(self, network: nn.Module, num_classes: int, lr: float, weight_decay: float, flip: bool = True) -> None:
+    def __init__(
+        self, network: nn.Module, num_classes: int, lr: float, weight_decay: float, *, flip: bool = True, seed: int = 0
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
         self.network = network
@@ -23,7 +25,9 @@ class SegmenterModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, target = batch
         if self.hparams.flip:  # a random horizontal flip of each scene and its map together, on the device
-            flip = torch.rand(len(x), device=x.device) < 0.5
+            gen = torch.Generator(device=x.device)  # seeded by the step, so a resumed run flips the same scenes
+            gen.manual_seed(self.hparams.seed * 1_000_003 + self.current_epoch * 10_007 + batch_idx)
+            flip = torch.rand(len(x), device=x.device, generator=gen) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             target = torch.where(flip[:, None, None], target.flip(-1), target)
         loss = self.loss(self(x), target.long())
