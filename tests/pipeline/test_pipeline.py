@@ -139,6 +139,10 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     }
     assert compared <= set(caption_evaluate.data.metrics)  # the two captioners side by side in one run
     assert caption_evaluate.data.metrics["attention/test/ort_torch_identical"] == 1.0
+    assert {"deconvnet/miou", "fcn/miou", "fcn/images_per_second_batch1"} <= set(
+        children["segment_evaluate"].data.metrics
+    )
+    assert "deconvnet/test_miou" in parent.data.metrics and "fcn/test_miou" in parent.data.metrics
     assert (
         "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
     )

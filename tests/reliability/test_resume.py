@@ -21,8 +21,8 @@ FAMILIES = {
     "gan": ("gan_train", "dcgan", "gan", {"limit_train_batches": 40}, "generator.pt", "g_loss_last_epoch"),
     "captioner": ("caption_train", "show_tell", "captioner", {"limit_train_batches": 30}, "captioner.pt",
                   "val_word_acc"),
-    "segmenter": ("segment_train", "deconvnet", "segmenter", {"width": 16, "batch_size": 8}, "segmenter.pt",
-                  "val_miou"),
+    "segmenter": ("segment_train", "deconvnet", "segmenter", {"width": 16, "batch_size": 8, "limit_train_batches": 25},
+                  "segmenter.pt", "val_miou"),
 }  # fmt: skip
 
 
