@@ -28,10 +28,12 @@ FAMILIES = {
 
 def _command(project: Path, family: str, out: Path, params: Path) -> list[str]:
     module, name, section, _, model_file, _ = FAMILIES[family]
-    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes"}
-    data = ["--scenes", scenes[family], "--classifier", "data/models/standard/classifier.pt"]
-    if family not in scenes:
-        data = ["--data", "data/prepared"]
+    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes"}.get(family)
+    data = (
+        ["--scenes", scenes, "--classifier", "data/models/standard/classifier.pt"]
+        if scenes
+        else ["--data", "data/prepared"]
+    )
     extra = ["--samples", str(out / "samples.png")] if family == "gan" else []
     return [
         sys.executable, "-m", f"visionops.stages.{module}", "--params", str(params), "--name", name,
