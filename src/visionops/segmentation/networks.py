@@ -1,12 +1,14 @@
 """The two segmenters, each raw pixels [B, C, H, W] in [0, 1] -> per-pixel class scores [B, K, H, W]:
 
-- `deconvnet`, after Noh et al. 2015: a VGG-style encoder whose max-pooling keeps its indices, then a mirrored
-  decoder that unpools at those indices (putting each value back where its maximum was) and densifies the sparse
-  map with stride-1 transposed convolutions ("deconvolution" layers);
+- `deconvnet`, after Noh et al. 2015: an encoder whose max-pooling keeps its indices, then a mirrored decoder
+  without skips that unpools at those indices (putting each value back where its maximum was), or doubles the map
+  with a transposed convolution where the encoder halved it with a strided one, and densifies each level's map
+  with a convolution;
 - `fcn`, after Long et al. 2015 (FCN-8s): the same encoder, class scores at strides 8, 4 and 2, each upsampled by
   a learned transposed convolution (bilinear at the start) and summed with the next finer one's.
 
-Both share the encoder's shape so that the comparison is about the decoder. H and W must be multiples of 8.
+The encoder is the standard classifier's trunk or a scratch VGG-style one; both segmenters take either, so that
+the comparison is about the decoder. H and W must be multiples of 8.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from torch import nn
 
 from visionops.classifier.networks import Normalize
 
-NETWORKS = ("deconvnet", "fcn")
 LEVELS = 3  # max-pooling steps: scores at strides 2, 4 and 8
 
 
