@@ -11,6 +11,7 @@ DEFAULT_MODEL = Path("data/models/standard/classifier.onnx")
 DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
 DEFAULT_CAPTIONER = Path("data/models/attention")
 DEFAULT_SEGMENTER = Path("data/models/deconvnet/segmenter.onnx")
+DEFAULT_DETECTOR = Path("data/models/maskrcnn/detector.onnx")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -171,6 +172,39 @@ def cmd_segment(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+def cmd_detect(args: argparse.Namespace) -> None:
+    from visionops.core.images import read_scenes
+    from visionops.core.io import atomic_save
+    from visionops.core.ort import class_names, session
+    from visionops.detection.plots import draw_detections
+    from visionops.detection.runtime import detect, input_shape
+    from visionops.gan.plots import save_png
+
+    if args.out is not None and (args.out.suffix.lower() != ".png" or args.out.is_dir() or len(args.images) != 1):
+        raise UserError(f"--out {args.out}: give one image and a name ending in .png for the picture of its detections")
+    if not 0.0 <= args.score <= 1.0:
+        raise UserError(f"--score {args.score}: give a score threshold between 0 and 1")
+    sess = session(
+        _model_path(args.model, DEFAULT_DETECTOR),
+        args.threads,
+        "run the detect_export stage first (dvc repro detect_export)",
+    )
+    names = class_names(sess)
+    pixels = read_scenes(args.images, input_shape(sess), reader="the detector")
+    for path, scene, found in zip(args.images, pixels, detect(sess, pixels)):
+        found = found.above(args.score)
+        for box, label, score in zip(found.boxes, found.labels, found.scores):
+            name = names[int(label)] if int(label) < len(names) else str(int(label))
+            x0, y0, x1, y1 = (f"{v:.1f}" for v in box)
+            print(f"{path}\t{name}\t{score:.3f}\t{x0},{y0},{x1},{y1}")
+        if not len(found.labels):
+            print(f"{path}\tno items found (score >= {args.score})")
+        if args.out is not None:
+            picture = draw_detections((scene[0] * 255).round().astype("uint8"), found, names)
+            atomic_save(args.out, lambda tmp, picture=picture: save_png(picture, tmp, scale=1))
+            print(f"wrote {args.out}")
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (with where to look) and exit status 2, like every other error."""
 
@@ -252,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--model", type=Path, default=DEFAULT_SEGMENTER)
     segment.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     segment.set_defaults(func=cmd_segment)
+
+    detect = sub.add_parser(
+        "detect", help="find and outline the items of scene images with the ONNX detector (onnxruntime only)"
+    )
+    detect.add_argument("images", nargs="+", type=Path)
+    detect.add_argument("--out", type=Path, help="with one image: the PNG to write, its boxes and masks drawn")
+    detect.add_argument("--score", type=float, default=0.5, help="show detections scored at least this (default 0.5)")
+    detect.add_argument("--model", type=Path, default=DEFAULT_DETECTOR)
+    detect.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    detect.set_defaults(func=cmd_detect)
     return parser
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from visionops.captioning.headline import headline_metrics as captioning_headline
 from visionops.classifier.headline import headline_metrics as classifier_headline
+from visionops.detection.headline import headline_metrics as detection_headline
 from visionops.gan.headline import headline_metrics as gan_headline
 from visionops.segmentation.headline import headline_metrics as segmentation_headline
 
-FAMILIES = (classifier_headline, gan_headline, captioning_headline, segmentation_headline)
+FAMILIES = (classifier_headline, gan_headline, captioning_headline, segmentation_headline, detection_headline)
 
 
 def headline_metrics(reports: Path) -> dict[str, float]:

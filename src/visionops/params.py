@@ -23,6 +23,12 @@ from visionops.core.runtime import apply_environment_defaults, find_project_root
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
 from visionops.core.stage import ParamsView, declared_params, stage_names, started
 from visionops.data.params import ClutteredSceneParams, DataParams, SceneParams
+from visionops.detection.params import (
+    DetectionEvaluationParams,
+    DetectionExportParams,
+    DetectorParams,
+    RCNNParams,
+)
 from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
 from visionops.robustness.params import RobustnessParams
@@ -50,6 +56,10 @@ class Params(Section):
     segmenter: SegmenterParams = SegmenterParams()
     fcn_segmenter: SegmenterParams = SegmenterParams()
     segmentation_evaluation: SegmentationEvaluationParams = SegmentationEvaluationParams()
+    detector: DetectorParams = DetectorParams()
+    rcnn: RCNNParams = RCNNParams()
+    detection_export: DetectionExportParams = DetectionExportParams()
+    detection_evaluation: DetectionEvaluationParams = DetectionEvaluationParams()
     export: ExportParams = ExportParams()
     promotion: dict[str, PromotionRule] = {}
     tracking: TrackingParams = TrackingParams()

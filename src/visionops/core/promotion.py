@@ -191,3 +191,42 @@ def record(stage: str, result: Registration, out: Path) -> None:
     mlflow.set_tags({"registered_version": result.version, "promoted": str(result.promoted), "verdict": line[:5000]})
     atomic_write_json(out, asdict(result))
     print(line)
+
+
+def register_evaluated(
+    *,
+    stage: str,
+    name: str,
+    onnx: Path,
+    metrics_path: Path,
+    keys: tuple[str, ...],
+    example: Any,
+    params: Any,
+    root: Path,
+    out: Path,
+) -> None:
+    """Register the ONNX model of pipeline model `name`, judged by its rule on what its evaluate stage measured:
+    `keys` of the `name` entry of `metrics_path` (an evaluation report keyed by model), a key it lacks left out."""
+    import json
+
+    import mlflow
+
+    from visionops.core import tracking
+
+    rule = params.promotion_rule(name)
+    try:
+        report = json.loads(metrics_path.read_text())[name]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"{metrics_path} has no metrics for '{name}' ({exc}); rerun the stage that writes it") from None
+    measured = {k: float(report[k]) for k in keys if k in report}
+    tags = {
+        "git_commit": tracking.git_commit(root),
+        "data_version": tracking.data_version(root),
+        "model": name,
+        **{k: f"{v:.6f}" for k, v in measured.items() if k != rule.score},
+    }
+    with tracking.stage_run(stage, params.tracking, root) as run, registry_lock(root):
+        mlflow.log_metrics(measured)
+        tags["run_id"] = run.info.run_id
+        result = register_onnx(onnx, rule=rule, metrics=measured, example=example, tags=tags)
+        record(stage, result, out)

@@ -27,11 +27,12 @@ def evaluate_stage(*, models: list[Path], scenes: Path, out: Path, metrics_path:
     import mlflow
 
     from visionops.core import tracking
+    from visionops.core.figures import per_class_bars
     from visionops.core.io import atomic_dir, atomic_write_json
     from visionops.core.ort import session
     from visionops.data.scenes.cluttered import load_cluttered, scene_classes
     from visionops.segmentation.metrics import segmentation_scores
-    from visionops.segmentation.plots import iou_figure, maps_figure
+    from visionops.segmentation.plots import maps_figure
     from visionops.segmentation.runtime import segment
 
     settings = params.segmentation_evaluation
@@ -54,7 +55,9 @@ def evaluate_stage(*, models: list[Path], scenes: Path, out: Path, metrics_path:
         with atomic_dir(out) as tmp:
             shown = slice(0, settings.examples)
             maps_figure(test.images[shown], truth[shown], {k: v[shown] for k, v in maps.items()}, tmp / "maps.png")
-            iou_figure({k: report[k]["iou_per_class"] for k in maps}, classes, tmp / "iou_per_class.png")
+            per_class_bars(
+                {k: report[k]["iou_per_class"] for k in maps}, classes, "IoU (test scenes)", tmp / "iou_per_class.png"
+            )
         atomic_write_json(metrics_path, report)
         mlflow.log_artifacts(str(out), "segmentation")
     for name in maps:

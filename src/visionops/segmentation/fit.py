@@ -29,19 +29,6 @@ class FitResult:
     resumed_from: str | None
 
 
-def load_trunk_source(path: Path, section: str) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The standard classifier (network, spec) whose trunk a classifier-encoder segmenter starts from."""
-    from visionops.classifier.model_file import load_classifier
-
-    network, spec = load_classifier(path)
-    if spec["network"] != "resnet" or not spec.get("resnet_stem_pool"):
-        raise UserError(
-            f"{section}.encoder classifier needs the resnet classifier with a pooled stem (classifier.network resnet, "
-            f"classifier.resnet_stem_pool true); {path} holds a {spec['network']}. Set {section}.encoder: scratch"
-        )
-    return network.train(), spec
-
-
 def fit_segmenter(
     params: SegmenterParams,
     scenes: dict[str, ClutteredSplit],

@@ -6,25 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visionops.core.figures import pyplot
-
-# background black, then ten distinct colours (matplotlib's tab10), one per item class
-PALETTE = np.array(
-    [
-        [0, 0, 0],
-        [31, 119, 180],
-        [255, 127, 14],
-        [44, 160, 44],
-        [214, 39, 40],
-        [148, 103, 189],
-        [140, 86, 75],
-        [227, 119, 194],
-        [127, 127, 127],
-        [188, 189, 34],
-        [23, 190, 207],
-    ],
-    np.uint8,
-)
+from visionops.core.figures import PALETTE, pyplot
 
 
 def colour(class_map: np.ndarray) -> np.ndarray:
@@ -70,20 +52,4 @@ def maps_figure(images: np.ndarray, truth: np.ndarray, predicted: dict[str, np.n
         axes[r][0].text(-6, images.shape[-2] / 2, label, ha="right", va="center", fontsize=8)
     fig.subplots_adjust(left=0.12, right=0.99, top=0.98, bottom=0.02, wspace=0.05, hspace=0.05)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def iou_figure(per_class: dict[str, list[float]], classes: list[str], path: Path) -> None:
-    """Grouped bars of each model's IoU per class."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    width = 0.8 / max(len(per_class), 1)
-    for i, (name, values) in enumerate(per_class.items()):
-        ax.bar(np.arange(len(classes)) + i * width, values, width, label=name)
-    ax.set_xticks(np.arange(len(classes)) + width * (len(per_class) - 1) / 2, classes, rotation=30, ha="right")
-    ax.set_ylabel("IoU (test scenes)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -31,13 +31,14 @@ def train_stage(
     import mlflow
     from pytorch_lightning.loggers import MLFlowLogger
 
+    from visionops.classifier.model_file import load_trunk_source
     from visionops.core import tracking
     from visionops.core.config import flatten
     from visionops.core.io import atomic_save, atomic_write_json
     from visionops.core.model_file import save_model
     from visionops.data.scenes.cluttered import load_cluttered, scene_classes
     from visionops.data.scenes.compose import SCENE_MANIFEST_FILE
-    from visionops.segmentation.fit import fit_segmenter, load_trunk_source
+    from visionops.segmentation.fit import fit_segmenter
 
     splits = {name: load_cluttered(scenes, name) for name in ("train", "val")}
     classes = scene_classes(scenes)
