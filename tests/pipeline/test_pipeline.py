@@ -48,6 +48,10 @@ STAGES = [
     "segment_evaluate",
     "segment_register@deconvnet",
     "segment_register@fcn",
+    "detect_train@maskrcnn",
+    "detect_export@maskrcnn",
+    "detect_evaluate",
+    "detect_register@maskrcnn",
 ]
 
 
@@ -143,6 +147,10 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
         children["segment_evaluate"].data.metrics
     )
     assert "deconvnet/test_miou" in parent.data.metrics and "fcn/test_miou" in parent.data.metrics
+    assert {"maskrcnn/box_map50", "maskrcnn/mask_map50", "rcnn/box_map50", "rcnn/images_per_second_batch1"} <= set(
+        children["detect_evaluate"].data.metrics
+    )
+    assert "maskrcnn/test_box_map50" in parent.data.metrics and "rcnn/test_box_map50" in parent.data.metrics
     assert (
         "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
     )
@@ -221,6 +229,18 @@ def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(ti
         ("visionops-segmenter", "2"),
     ]
     assert not any(r["promoted"] for r in segmenters)  # 4 steps of training: far below the mIoU floor of 0.75
+    detection = json.loads((project / "reports" / "detection.json").read_text())
+    for model in ("maskrcnn", "rcnn"):
+        result = detection[model]
+        assert 0 <= result["box_map50"] <= 1 and len(result["box_ap_per_class"]) == 10
+        assert result["images_per_second_batch1"] > 0 and result["items_small"] + result["items_large"] > 0
+    assert 0 <= detection["maskrcnn"]["mask_map50"] <= 1 and "mask_map50" not in detection["rcnn"]  # R-CNN: boxes only
+    parity = json.loads((project / "reports" / "maskrcnn" / "export.json").read_text())["parity"]
+    assert parity["scenes"] == 11 and parity["scenes_differing"] == 0  # ten test scenes and the empty one
+    for figure in ("detections.png", "ap_per_class.png"):
+        assert (project / "reports" / "detection" / figure).stat().st_size > 0
+    detector = json.loads((project / "reports" / "maskrcnn" / "registry.json").read_text())
+    assert (detector["name"], detector["version"], detector["promoted"]) == ("visionops-detector", "1", False)
 
 
 def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_touches(tiny_pipeline, run_command):

@@ -138,8 +138,8 @@ def test_public_functions_with_more_than_four_parameters_take_them_by_keyword():
 
 @pytest.fixture(scope="module")
 def shipped_models(tmp_path_factory):
-    """An untrained classifier, conditional generator, captioner pair and segmenter, exported as the pipeline ships
-    them."""
+    """An untrained classifier, conditional generator, captioner pair, segmenter and detector, exported as the
+    pipeline ships them."""
     import torch
 
     from visionops.captioning.export import export_in_subprocess
@@ -189,6 +189,24 @@ def shipped_models(tmp_path_factory):
 
     segmenter = build_segmenter(segmenter_spec("fcn", channels=1, classes=classes, width=4, mean=0.2, std=0.3))
     export_segmenter(segmenter, folder / "segmenter.onnx", classes=classes, height=56, width=56, opset=18)
+    from visionops.detection.export import export_detector
+    from visionops.detection.networks import build_detector, detector_spec
+
+    detector = build_detector(
+        detector_spec(
+            backbone="scratch",
+            channels=1,
+            canvas=56,
+            classes=classes,
+            width=4,
+            mean=0.2,
+            std=0.3,
+            box_head=16,
+            mask_channels=4,
+            masks=True,
+        )
+    )
+    export_detector(detector, folder / "detector.onnx", classes=classes, shape=(1, 56, 56), opset=18)
     from PIL import Image
 
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "item.png")
@@ -203,8 +221,9 @@ def shipped_models(tmp_path_factory):
         ["sample", "--model", "{f}/generator.onnx", "--n", "4", "--label", "c3", "{f}/out/grid.png"],
         ["caption", "--model", "{f}/captioner", "{f}/scene.png"],
         ["segment", "--model", "{f}/segmenter.onnx", "{f}/scene.png", "--out", "{f}/out/map.png"],
+        ["detect", "--model", "{f}/detector.onnx", "{f}/scene.png", "--out", "{f}/out/found.png"],
     ],
-    ids=["predict", "sample", "caption", "segment"],
+    ids=["predict", "sample", "caption", "segment", "detect"],
 )
 def test_the_onnxruntime_commands_run_with_torch_unimportable(shipped_models, command):
     (shipped_models / "out").mkdir(exist_ok=True)

@@ -272,6 +272,21 @@ CASES: tuple[Case, ...] = (
         r"written as PNG; give a name ending in .png",
         _scene_sized,
     ),
+    Case("detect-bomb", "detect: a 20000x20000 PNG", ("detect", "{bomb}"), PIXELS, _bomb),
+    Case(
+        "detect-out-suffix",
+        "detect: --out found.jpg",
+        ("detect", "{scene}", "--out", "found.jpg"),
+        r"give one image and a name ending in .png",
+        _scene_sized,
+    ),
+    Case(
+        "detect-score",
+        "detect: --score 1.5",
+        ("detect", "{scene}", "--score", "1.5"),
+        r"--score 1.5: give a score threshold between 0 and 1",
+        _scene_sized,
+    ),
     Case(
         "sample-seed-negative",
         "sample: --seed -1",

@@ -72,9 +72,11 @@ def torch_detections(network: nn.Module, pixels: np.ndarray) -> list[Detections]
     return out
 
 
-def detector_parity(network: nn.Module, path: Path, pixels: np.ndarray) -> dict[str, Any]:
+def detector_parity(
+    network: nn.Module, path: Path, pixels: np.ndarray, min_score: float = PARITY_SCORE
+) -> dict[str, Any]:
     """onnxruntime against torch on each scene: how many scenes keep a different set of detections (count or
-    labels, scored at least PARITY_SCORE), and over the rest the max |difference| of boxes (px), scores, masks."""
+    labels, scored at least `min_score`), and over the rest the max |difference| of boxes (px), scores, masks."""
     from visionops.core.ort import session
     from visionops.detection.runtime import detect
 
@@ -83,16 +85,33 @@ def detector_parity(network: nn.Module, path: Path, pixels: np.ndarray) -> dict[
     worst = {"boxes_px": 0.0, "scores": 0.0, "masks": 0.0}
     differing = 0
     for a, b in zip(got, expected):
-        a, b = a.above(PARITY_SCORE), b.above(PARITY_SCORE)
-        if len(a.labels) != len(b.labels) or (a.labels != b.labels).any():
+        a, b = a.above(min_score), b.above(min_score)
+        order = _pair(a, b)
+        if order is None:
             differing += 1
             continue
+        b = Detections(b.boxes[order], b.labels[order], b.scores[order], None if b.masks is None else b.masks[order])
         if len(a.labels):
             worst["boxes_px"] = max(worst["boxes_px"], float(np.abs(a.boxes - b.boxes).max()))
             worst["scores"] = max(worst["scores"], float(np.abs(a.scores - b.scores).max()))
             if a.masks is not None:
                 worst["masks"] = max(worst["masks"], float(np.abs(a.masks - b.masks).max()))
     return {"scenes": len(pixels), "scenes_differing": differing, "max_abs": worst}
+
+
+def _pair(a: Detections, b: Detections) -> np.ndarray | None:
+    """The order of `b`'s detections that pairs each of `a`'s with the one of the same class and nearest box (two
+    runtimes may list near-equal scores in another order), or None if the two sets differ in count or classes."""
+    if len(a.labels) != len(b.labels) or sorted(a.labels.tolist()) != sorted(b.labels.tolist()):
+        return None
+    free = np.ones(len(b.labels), bool)
+    order = np.zeros(len(a.labels), np.int64)
+    for i in range(len(a.labels)):
+        distance = np.abs(b.boxes - a.boxes[i]).max(1)
+        distance[~free | (b.labels != a.labels[i])] = np.inf
+        order[i] = int(distance.argmin())
+        free[order[i]] = False
+    return order
 
 
 def export_stage(

@@ -21,7 +21,9 @@ ASPECT_RATIOS = (0.5, 1.0, 2.0)
 
 
 class ClassifierTrunk(nn.Module):
-    """The standard classifier's normalisation, stem and first two residual stages: a stride-4 map."""
+    """The standard classifier's normalisation, stem and residual stages, as one stride-4 map: the stride-4 stage's
+    map plus the stride-8 stage's upsampled onto it (one top-down step of a feature pyramid), so that each region's
+    features carry the classifier's last, most semantic stage as well as stride-4 detail."""
 
     def __init__(self, classifier: nn.Module, *, freeze_stem: bool = True) -> None:
         super().__init__()
@@ -32,14 +34,20 @@ class ClassifierTrunk(nn.Module):
         per_stage = len(classifier.stages) // 3
         self.normalize = classifier.normalize
         self.stem = classifier.stem
-        self.stages = nn.Sequential(*classifier.stages[: 2 * per_stage])
-        self.out_channels = int(self.stages[-1].body[-1].num_features)
+        self.fine = nn.Sequential(*classifier.stages[: 2 * per_stage])  # strides 2 and 4
+        self.coarse = nn.Sequential(*classifier.stages[2 * per_stage :])  # stride 8
+        fine_width = int(self.fine[-1].body[-1].num_features)
+        coarse_width = int(self.coarse[-1].body[-1].num_features)
+        self.out_channels = fine_width
+        self.lateral = nn.Conv2d(coarse_width, fine_width, 1)
         if freeze_stem:  # edges and strokes serve as they are; it saves the stem's backward pass
             for p in self.stem.parameters():
                 p.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(self.normalize(x)))
+        fine = self.fine(self.stem(self.normalize(x)))
+        coarse = self.lateral(self.coarse(fine))
+        return fine + nn.functional.interpolate(coarse, size=fine.shape[-2:], mode="nearest")
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
