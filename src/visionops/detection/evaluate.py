@@ -70,8 +70,8 @@ def evaluate_stage(
                 test.images[shown],
                 truth[shown],
                 {k: [d.above(settings.score_thresh) for d in v[shown]] for k, v in found.items()},
-                ["background", *classes],
-                tmp / "detections.png",
+                names=["background", *classes],
+                path=tmp / "detections.png",
             )
             per_class_bars(
                 {k: report[k]["box_ap_per_class"] for k in found}, classes, "box AP@[.5:.95]", tmp / "ap_per_class.png"

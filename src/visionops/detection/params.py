@@ -19,8 +19,8 @@ class DetectorParams(Section):
     box_head: int = Field(256, ge=8, le=4096)  # width of the two-layer box head
     mask_channels: int = Field(64, ge=4, le=512)  # channels of the two mask convolutions
     epochs: int = Field(1, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(0.001, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(0.002, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = Field(0.0001, ge=0.0)
     limit_train_batches: BatchLimit = 1.0
     accelerator: Accelerator = "auto"  # one device (cpu or one GPU)

@@ -37,7 +37,7 @@ def draw_detections(scene: np.ndarray, found: Detections, names: list[str], scal
 
 
 def detections_figure(
-    scenes: np.ndarray, truth: list[Detections], found: dict[str, list[Detections]], names: list[str], path: Path
+    scenes: np.ndarray, truth: list[Detections], found: dict[str, list[Detections]], *, names: list[str], path: Path
 ) -> None:
     """One column per scene: the truth, then each detector's detections (above the figure's score)."""
     plt = pyplot()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,50 +27,35 @@ def train_stage(
     segmenter = params.section(section, SegmenterParams)
     quiet_lightning()
 
-    import mlflow
-    from pytorch_lightning.loggers import MLFlowLogger
-
     from visionops.classifier.model_file import load_trunk_source
-    from visionops.core import tracking
-    from visionops.core.config import flatten
-    from visionops.core.io import atomic_save, atomic_write_json
-    from visionops.core.model_file import save_model
-    from visionops.data.scenes.cluttered import load_cluttered, scene_classes
-    from visionops.data.scenes.compose import SCENE_MANIFEST_FILE
+    from visionops.core.training import fit_tracked
+    from visionops.data.scenes.cluttered import training_scenes
     from visionops.segmentation.fit import fit_segmenter
 
-    splits = {name: load_cluttered(scenes, name) for name in ("train", "val")}
-    classes = scene_classes(scenes)
-    digest = hashlib.sha256((scenes / SCENE_MANIFEST_FILE).read_bytes())
-    classifier = None
-    if segmenter.encoder == "classifier":
-        classifier = load_trunk_source(classifier_path, section)
-        digest.update(classifier_path.read_bytes())  # a resumed run must start from these same weights
-    with tracking.stage_run(f"segment_train@{name}", params.tracking, root) as run:
-        logger = MLFlowLogger(
-            experiment_name=params.tracking.experiment,
-            run_id=run.info.run_id,
-            tracking_uri=tracking.tracking_uri(params.tracking, root),
-            log_model=False,
-        )
-        mlflow.log_params(flatten({section: segmenter.model_dump()}))
-        mlflow.set_tag("model", name)
-        result = fit_segmenter(
+    trunk = segmenter.encoder == "classifier"
+    splits, classes, digest = training_scenes(scenes, [classifier_path] if trunk else [])
+    classifier = load_trunk_source(classifier_path, section) if trunk else None
+    metrics = fit_tracked(
+        stage=f"segment_train@{name}",
+        name=name,
+        section=section,
+        settings=segmenter,
+        params=params,
+        root=root,
+        model=model,
+        metrics_path=metrics_path,
+        fit=lambda logger: fit_segmenter(
             segmenter,
             splits,
             classes,
             ckpt_dir=checkpoints,
-            data_digest=digest.hexdigest(),
+            data_digest=digest,
             section=section,
             classifier=classifier,
             logger=logger,
-        )
-        atomic_save(model, lambda tmp: save_model(tmp, result.spec, result.state_dict))
-        metrics = {**result.metrics, "train_scenes": len(splits["train"])}
-        atomic_write_json(metrics_path, metrics)
-        tracking.log_json_metrics(metrics, prefix="summary/")
-        if result.resumed_from:
-            mlflow.set_tag("resumed_from", result.resumed_from)
+        ),
+        extra_metrics={"train_scenes": len(splits["train"])},
+    )
     print(
         f"segment_train@{name}: {segmenter.network}, val mIoU {metrics['val_miou']:.4f} "
         f"in {metrics['fit_seconds']:.0f}s"

@@ -190,3 +190,17 @@ def scene_classes(folder: Path) -> list[str]:
         raise UserError(
             f"{folder / SCENE_MANIFEST_FILE} cannot be read ({type(exc).__name__}); run dvc repro cluttered_scenes -f"
         ) from None
+
+
+def training_scenes(folder: Path, upstream: list[Path]) -> tuple[dict[str, ClutteredSplit], list[str], str]:
+    """The train and val splits, the class names and the digest a resumed fit must match: the scenes' manifest and
+    every file in `upstream` (a classifier whose weights the model starts from, say)."""
+    import hashlib
+
+    from visionops.data.scenes.compose import SCENE_MANIFEST_FILE
+
+    digest = hashlib.sha256((folder / SCENE_MANIFEST_FILE).read_bytes())
+    for path in upstream:
+        digest.update(path.read_bytes())
+    splits = {name: load_cluttered(folder, name) for name in ("train", "val")}
+    return splits, scene_classes(folder), digest.hexdigest()
