@@ -39,8 +39,8 @@ def test_unknown_key_is_named_with_the_allowed_ones():
 
 def test_unknown_section_is_refused():
     raw = _raw()
-    raw["detector"] = {"epochs": 1}
-    with pytest.raises(UserError, match="unknown key 'detector'"):
+    raw["detektor"] = {"epochs": 1}
+    with pytest.raises(UserError, match="unknown key 'detektor'"):
         project_params.validate(raw)
 
 
