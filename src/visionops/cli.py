@@ -12,6 +12,7 @@ DEFAULT_GENERATOR = Path("data/models/cgan/generator.onnx")
 DEFAULT_CAPTIONER = Path("data/models/attention")
 DEFAULT_SEGMENTER = Path("data/models/deconvnet/segmenter.onnx")
 DEFAULT_DETECTOR = Path("data/models/maskrcnn/detector.onnx")
+DEFAULT_VQA = Path("data/models/film/vqa.onnx")
 
 
 def _project(args: argparse.Namespace) -> Path:
@@ -205,6 +206,16 @@ def cmd_detect(args: argparse.Namespace) -> None:
             print(f"wrote {args.out}")
 
 
+def cmd_ask(args: argparse.Namespace) -> None:
+    from visionops.core.images import read_scenes
+    from visionops.vqa.runtime import load_ort_vqa
+
+    vqa = load_ort_vqa(_model_path(args.model, DEFAULT_VQA), args.threads)
+    pixels = read_scenes([args.image], vqa.image_shape, reader="the VQA model")  # checked even by the blind model
+    answers, probs = vqa.answer(pixels if vqa.reads_image else None, [args.question])
+    print(f"{answers[0]}\t{probs[0]:.3f}")
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (with where to look) and exit status 2, like every other error."""
 
@@ -296,6 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--model", type=Path, default=DEFAULT_DETECTOR)
     detect.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
     detect.set_defaults(func=cmd_detect)
+
+    ask = sub.add_parser("ask", help="answer a question about a scene image with the ONNX VQA model (onnxruntime only)")
+    ask.add_argument("image", type=Path)
+    ask.add_argument("question", help='e.g. "what is left of the bag?"')
+    ask.add_argument("--model", type=Path, default=DEFAULT_VQA, help="a vqa.onnx (default: data/models/film/vqa.onnx)")
+    ask.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    ask.set_defaults(func=cmd_ask)
     return parser
 
 

@@ -12,8 +12,16 @@ from visionops.classifier.headline import headline_metrics as classifier_headlin
 from visionops.detection.headline import headline_metrics as detection_headline
 from visionops.gan.headline import headline_metrics as gan_headline
 from visionops.segmentation.headline import headline_metrics as segmentation_headline
+from visionops.vqa.headline import headline_metrics as vqa_headline
 
-FAMILIES = (classifier_headline, gan_headline, captioning_headline, segmentation_headline, detection_headline)
+FAMILIES = (
+    classifier_headline,
+    gan_headline,
+    captioning_headline,
+    segmentation_headline,
+    detection_headline,
+    vqa_headline,
+)
 
 
 def headline_metrics(reports: Path) -> dict[str, float]:

@@ -22,7 +22,7 @@ from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
 from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
 from visionops.core.stage import ParamsView, declared_params, stage_names, started
-from visionops.data.params import ClutteredSceneParams, DataParams, SceneParams
+from visionops.data.params import ClutteredSceneParams, DataParams, QuestionParams, SceneParams
 from visionops.detection.params import (
     DetectionEvaluationParams,
     DetectionExportParams,
@@ -34,8 +34,10 @@ from visionops.gan.params import GANEvaluationParams, GANParams
 from visionops.robustness.params import RobustnessParams
 from visionops.segmentation.params import VARIANTS as SEGMENTATION_VARIANTS
 from visionops.segmentation.params import SegmentationEvaluationParams, SegmenterParams
+from visionops.vqa.params import VARIANTS as VQA_VARIANTS
+from visionops.vqa.params import SymbolicParams, VQAEvaluationParams, VQAParams
 
-VARIANTS = {**CLASSIFIER_VARIANTS, **GAN_VARIANTS, **CAPTIONING_VARIANTS, **SEGMENTATION_VARIANTS}
+VARIANTS = {**CLASSIFIER_VARIANTS, **GAN_VARIANTS, **CAPTIONING_VARIANTS, **SEGMENTATION_VARIANTS, **VQA_VARIANTS}
 S = TypeVar("S", bound=Section)
 
 
@@ -60,6 +62,12 @@ class Params(Section):
     rcnn: RCNNParams = RCNNParams()
     detection_export: DetectionExportParams = DetectionExportParams()
     detection_evaluation: DetectionEvaluationParams = DetectionEvaluationParams()
+    questions: QuestionParams = QuestionParams()
+    vqa: VQAParams = VQAParams()
+    cnn_lstm_vqa: VQAParams = VQAParams()
+    blind_vqa: VQAParams = VQAParams()
+    vqa_symbolic: SymbolicParams = SymbolicParams()
+    vqa_evaluation: VQAEvaluationParams = VQAEvaluationParams()
     export: ExportParams = ExportParams()
     promotion: dict[str, PromotionRule] = {}
     tracking: TrackingParams = TrackingParams()

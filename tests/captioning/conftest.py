@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from visionops.captioning.networks import AttentionDecoder, Captioner, ShowTellDecoder, scratch_trunk
+from visionops.captioning.networks import AttentionDecoder, Captioner, ShowTellDecoder
+from visionops.classifier.trunk import scratch_trunk
 
 
 def tiny_captioner_of(decoder: str, vocab_size: int = 12, seed: int = 0) -> Captioner:

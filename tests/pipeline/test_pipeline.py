@@ -52,6 +52,17 @@ STAGES = [
     "detect_export@maskrcnn",
     "detect_evaluate",
     "detect_register@maskrcnn",
+    "questions",
+    "vqa_train@blind",
+    "vqa_train@cnn_lstm",
+    "vqa_train@film",
+    "vqa_export@blind",
+    "vqa_export@cnn_lstm",
+    "vqa_export@film",
+    "vqa_symbolic",
+    "vqa_evaluate",
+    "vqa_register@cnn_lstm",
+    "vqa_register@film",
 ]
 
 
@@ -151,6 +162,9 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
         children["detect_evaluate"].data.metrics
     )
     assert "maskrcnn/test_box_map50" in parent.data.metrics and "rcnn/test_box_map50" in parent.data.metrics
+    compared = {f"{m}/{k}" for m in ("blind", "cnn_lstm", "film", "symbolic") for k in ("accuracy", "heldout_gap")}
+    assert compared <= set(children["vqa_evaluate"].data.metrics)  # the four VQA models side by side in one run
+    assert "vqa_film/accuracy" in parent.data.metrics and "vqa_symbolic/heldout_accuracy" in parent.data.metrics
     assert (
         "attention/test_truthfulness" in parent.data.metrics and "show_tell/heldout_truthfulness" in parent.data.metrics
     )
@@ -241,6 +255,23 @@ def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(ti
         assert (project / "reports" / "detection" / figure).stat().st_size > 0
     detector = json.loads((project / "reports" / "maskrcnn" / "registry.json").read_text())
     assert (detector["name"], detector["version"], detector["promoted"]) == ("visionops-detector", "1", False)
+    questions = json.loads((project / "data" / "questions" / "manifest.json").read_text())
+    assert set(questions["splits"]) == {"train", "val", "test", "heldout"} and "yes" in questions["answers"]
+    assert set(questions["splits"]["heldout"]["per_type"]) <= {"relation", "query_relation"}
+    vqa = json.loads((project / "reports" / "vqa.json").read_text())
+    for model in ("blind", "cnn_lstm", "film", "symbolic"):
+        result = vqa[model]
+        assert 0 <= result["accuracy"] <= 1 and 0 <= result["heldout_accuracy"] <= 1
+        assert set(result["test"]["per_type"]) == set(questions["splits"]["test"]["per_type"])
+    assert vqa["symbolic"]["wrong_on_scenes_read_right"] == 0  # every program error is the detector's
+    for model in ("blind", "cnn_lstm", "film"):
+        export = json.loads((project / "reports" / model / "export.json").read_text())
+        assert max(export["parity"]["max_abs"].values()) <= 1e-4
+    for figure in ("per_type.png", "examples.png", "confusion_film.png"):
+        assert (project / "reports" / "vqa" / figure).stat().st_size > 0
+    answerers = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("cnn_lstm", "film")]
+    assert [(r["name"], r["version"]) for r in answerers] == [("visionops-vqa", "1"), ("visionops-vqa", "2")]
+    assert not any(r["promoted"] for r in answerers)  # 4 steps of training: far below the floor of 0.93
 
 
 def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_touches(tiny_pipeline, run_command):

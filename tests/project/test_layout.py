@@ -138,8 +138,8 @@ def test_public_functions_with_more_than_four_parameters_take_them_by_keyword():
 
 @pytest.fixture(scope="module")
 def shipped_models(tmp_path_factory):
-    """An untrained classifier, conditional generator, captioner pair, segmenter and detector, exported as the
-    pipeline ships them."""
+    """An untrained classifier, conditional generator, captioner pair, segmenter, detector and VQA network, exported
+    as the pipeline ships them."""
     import torch
 
     from visionops.captioning.export import export_in_subprocess
@@ -207,6 +207,26 @@ def shipped_models(tmp_path_factory):
         )
     )
     export_detector(detector, folder / "detector.onnx", classes=classes, shape=(1, 56, 56), opset=18)
+    from visionops.vqa.export import export_vqa
+    from visionops.vqa.networks import build_vqa
+
+    vqa_spec = {
+        "model": "film",
+        "encoder": "scratch",
+        "image_shape": [1, 56, 56],
+        "mean": 0.2,
+        "std": 0.3,
+        "scratch_width": 4,
+        "feature_dim": 16,
+        "grid": 7,
+        "vocab": ["<pad>", "bag", "is", "there", "a"],
+        "answers": ["no", "yes"],
+        "embed_dim": 4,
+        "hidden_dim": 8,
+        "film_channels": 4,
+        "film_blocks": 1,
+    }
+    export_vqa(build_vqa(vqa_spec), vqa_spec, folder / "vqa.onnx", opset=18)
     from PIL import Image
 
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "item.png")
@@ -222,8 +242,9 @@ def shipped_models(tmp_path_factory):
         ["caption", "--model", "{f}/captioner", "{f}/scene.png"],
         ["segment", "--model", "{f}/segmenter.onnx", "{f}/scene.png", "--out", "{f}/out/map.png"],
         ["detect", "--model", "{f}/detector.onnx", "{f}/scene.png", "--out", "{f}/out/found.png"],
+        ["ask", "--model", "{f}/vqa.onnx", "{f}/scene.png", "is there a bag?"],
     ],
-    ids=["predict", "sample", "caption", "segment", "detect"],
+    ids=["predict", "sample", "caption", "segment", "detect", "ask"],
 )
 def test_the_onnxruntime_commands_run_with_torch_unimportable(shipped_models, command):
     (shipped_models / "out").mkdir(exist_ok=True)

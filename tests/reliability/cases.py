@@ -287,6 +287,14 @@ CASES: tuple[Case, ...] = (
         r"--score 1.5: give a score threshold between 0 and 1",
         _scene_sized,
     ),
+    Case("ask-bomb", "ask: a 20000x20000 PNG", ("ask", "{bomb}", "is there a bag?"), PIXELS, _bomb),
+    Case(
+        "ask-unknown-word",
+        "ask: a word outside the vocabulary",
+        ("ask", "{scene}", "what colour is the bag?"),
+        r"'colour' is not a word the model knows",
+        _scene_sized,
+    ),
     Case(
         "sample-seed-negative",
         "sample: --seed -1",

@@ -73,7 +73,7 @@ def build_trunk(
     mean: float,
     std: float,
 ) -> tuple[nn.Module, dict[str, Any] | None]:
-    from visionops.captioning.networks import classifier_trunk, scratch_trunk
+    from visionops.classifier.trunk import classifier_trunk, scratch_trunk
 
     if params.encoder == "scratch":
         return scratch_trunk(image_shape[0], mean, std, params.scratch_width), None
@@ -97,19 +97,6 @@ def frozen_layers(params: CaptionerParams, trunk: nn.Sequential) -> int:
     return len(trunk) - params.finetune_blocks
 
 
-def run_frozen(layers: nn.Module, images: torch.Tensor, batch_size: int = 500, bf16: bool = False) -> torch.Tensor:
-    """One pass of the frozen layers over uint8 images [N, C, H, W]: their output maps, float32, same device.
-
-    `bf16`: compute them in bf16 autocast, as the training that reads them does."""
-    layers.eval()
-    out = []
-    with torch.no_grad(), torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        for i in range(0, len(images), batch_size):
-            pixels = (images[i : i + batch_size].float() / 255.0).contiguous(memory_format=torch.channels_last)
-            out.append(layers(pixels).float())
-    return torch.cat(out).contiguous(memory_format=torch.channels_last) if out else torch.zeros(0)
-
-
 def fit_captioner(
     params: CaptionerParams,
     train: SceneSplit,
@@ -128,8 +115,9 @@ def fit_captioner(
     from pytorch_lightning.callbacks import ModelCheckpoint
 
     from visionops.captioning.module import CaptionBatches, CaptionModule, NonFiniteLoss
-    from visionops.captioning.networks import DECODERS, Captioner, trunk_shape
+    from visionops.captioning.networks import DECODERS, Captioner
     from visionops.captioning.vocab import Vocab
+    from visionops.classifier.trunk import run_frozen, trunk_shape
     from visionops.core.io import atomic_write_json
 
     pl.seed_everything(params.seed, workers=True, verbose=False)

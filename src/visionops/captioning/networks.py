@@ -15,32 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from visionops.classifier.networks import Normalize
-
-
-def scratch_trunk(in_channels: int, mean: float, std: float, width: int = 32) -> nn.Sequential:
-    """A small CNN trained with the captioner: three conv-BN-ReLU-pool blocks (56 -> 7 pixels)."""
-    layers: list[nn.Module] = [Normalize(mean, std)]
-    c_in = in_channels
-    for c_out in (width, 2 * width, 4 * width):
-        layers += [
-            nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-        ]
-        c_in = c_out
-    return nn.Sequential(*layers)
-
-
-def classifier_trunk(classifier: nn.Module) -> nn.Sequential:
-    """The classifier without its pooling head, one layer per residual block (so the last few can be fine-tuned):
-    fully convolutional, so it takes the larger canvas."""
-    from visionops.classifier.networks import ResNet
-
-    if not isinstance(classifier, ResNet):
-        raise TypeError("the classifier encoder needs the resnet classifier (classifier.network: resnet)")
-    return nn.Sequential(classifier.normalize, classifier.stem, *classifier.stages)
+from visionops.classifier.trunk import classifier_trunk, scratch_trunk
 
 
 class ShowTellDecoder(nn.Module):
@@ -185,10 +160,3 @@ def build_captioner(spec: dict[str, Any]) -> Captioner:
         dropout=spec["dropout"],
     )
     return Captioner(trunk, decoder)
-
-
-def trunk_shape(trunk: nn.Module, image_shape: tuple[int, ...]) -> tuple[int, int]:
-    """(feature_dim, grid cells) of the trunk's output for one image."""
-    with torch.no_grad():
-        out = trunk.eval()(torch.zeros(1, *image_shape))
-    return int(out.shape[1]), int(out.shape[2] * out.shape[3])

@@ -62,3 +62,13 @@ class ClutteredSceneParams(Section):
         if not self.min_side <= self.max_side <= self.canvas:
             raise ValueError("needs min_side <= max_side <= canvas")
         return self
+
+
+class QuestionParams(Section):
+    """The VQA questions over the grid scenes: about `train` (val, test, heldout) balanced questions per split."""
+
+    train: int = Field(120000, ge=6)
+    val: int = Field(3000, ge=6)
+    test: int = Field(6000, ge=6)
+    heldout: int = Field(3000, ge=2)  # relational questions about each held-out scene's held-out combination
+    seed: Seed = 0

@@ -284,3 +284,14 @@ def load_split(folder: Path, name: str) -> SceneSplit:
             f"{meta} has {len(descriptions)} scenes, {arrays} {len(parts['images'])}; run dvc repro scenes -f"
         )
     return SceneSplit(descriptions=descriptions, **parts)
+
+
+def load_descriptions(folder: Path, name: str) -> list[dict]:
+    """The structured descriptions of a split without its pixels (what the questions are generated from)."""
+    from visionops.core.errors import UserError
+
+    meta = folder / f"{name}.jsonl"
+    try:
+        return [json.loads(line) for line in meta.read_text().splitlines()]
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{meta} cannot be read ({type(exc).__name__}); run dvc repro scenes") from None
