@@ -87,6 +87,7 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
         "prepare",
         "scenes",
         "cluttered_scenes",
+        "questions",
     }  # data stages open no MLflow run
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
     assert parent.data.tags["data_version"] == data_md5

@@ -64,7 +64,7 @@ def test_onnx_answers_as_torch_at_other_batch_sizes_and_question_lengths(tmp_pat
     export_vqa(network, spec, path, opset=18)
     lengths = {len(q["question"].split()) for q in asked[:37]}
     assert len(lengths) > 1 and min(lengths) > 3  # padded within the batch, and longer than the export's example
-    parity = vqa_parity(network, path, scenes, asked, (1, 37))
+    parity = vqa_parity(network, path, images=scenes, questions=asked, batch_sizes=(1, 37))
     assert max(parity["max_abs"].values()) < 1e-4 and max(parity["answers_differing"].values()) == 0
     ort = load_ort_vqa(path)
     assert ort.reads_image == (model != "blind") and ort.meta["answers"] == spec["answers"]

@@ -62,7 +62,7 @@ def export_vqa(network: nn.Module, spec: dict[str, Any], path: Path, *, opset: i
 
 
 def vqa_parity(
-    network: nn.Module, path: Path, images: np.ndarray, questions: list[dict], batch_sizes: tuple[int, ...]
+    network: nn.Module, path: Path, *, images: np.ndarray, questions: list[dict], batch_sizes: tuple[int, ...]
 ) -> dict[str, dict[str, float]]:
     """Max |ORT - torch| of the logits and the share of answers that differ, on the first test questions at each
     batch size (their lengths differ from the export's example, so the length axis is checked too)."""
@@ -106,7 +106,9 @@ def export_stage(
         mlflow.log_params({f"export.{k}": v for k, v in params.export.model_dump().items()})
         with atomic_path(onnx) as tmp:
             export_vqa(network, spec, tmp, opset=params.export.opset)
-            parity = vqa_parity(network, tmp, images, asked, tuple(params.export.parity_batch_sizes))
+            parity = vqa_parity(
+                network, tmp, images=images, questions=asked, batch_sizes=tuple(params.export.parity_batch_sizes)
+            )
             worst = check_parity(parity["max_abs"], params.export.parity_atol)
         metrics = {"parity": parity, "fp32_bytes": onnx.stat().st_size}
         atomic_write_json(metrics_path, metrics)

@@ -1,5 +1,5 @@
-"""Fit a VQA network from params on the questions: a frozen trunk run once per scene, checkpoints that resume, a
-clear stop on a non-finite loss."""
+"""Fit a VQA network from params on the questions: the trunk's frozen layers run once per scene, checkpoints that
+resume, a clear stop on a non-finite loss."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def fit_vqa(
         grid=int(round(cells**0.5)),
     )
     network = VQANet(trunk.to(memory_format=torch.channels_last) if trunk is not None else None, build_head(spec))
-    frozen = trunk is not None and params.encoder == "classifier"
+    frozen = _frozen_layers(params, trunk, section)
 
     on_gpu = params.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     device = torch.device("cuda" if on_gpu else "cpu")
@@ -124,7 +124,7 @@ def fit_vqa(
     def batches(split: QuestionSplit, shuffle: bool) -> QuestionBatches:
         images = torch.from_numpy(split.images).to(device) if trunk is not None else None
         if frozen:
-            images = run_frozen(trunk.to(device), images, bf16=precision == "bf16-mixed")
+            images = run_frozen(trunk[:frozen].to(device), images, bf16=precision == "bf16-mixed")
         return QuestionBatches(
             images,
             torch.tensor([q["scene"] for q in split.questions], device=device),
@@ -216,3 +216,16 @@ def _trunk(
         return classifier_trunk(classifier[0]), classifier[1]
     except TypeError as exc:
         raise UserError(f"{exc}, or set {section}.encoder: scratch") from None
+
+
+def _frozen_layers(params: VQAParams, trunk: nn.Sequential | None, section: str) -> int:
+    """How many leading trunk layers stay frozen: all but the last `finetune_blocks` of the classifier's; none of a
+    scratch CNN."""
+    if trunk is None or params.encoder == "scratch":
+        return 0
+    blocks = len(trunk) - 2  # after normalize and stem
+    if params.finetune_blocks > blocks:
+        raise UserError(
+            f"{section}.finetune_blocks {params.finetune_blocks} > the classifier's {blocks} residual blocks"
+        )
+    return len(trunk) - params.finetune_blocks

@@ -17,13 +17,14 @@ class VQAParams(Section):
     """One VQA network: `vqa` is FiLM; `cnn_lstm_vqa` and `blind_vqa` list what differs and take the rest."""
 
     model: Literal["film", "cnn_lstm", "blind"] = "film"
-    encoder: Literal["classifier", "scratch"] = "classifier"  # the standard classifier's trunk (frozen), or a new CNN
+    encoder: Literal["classifier", "scratch"] = "classifier"  # the standard classifier's trunk, or a new CNN
+    finetune_blocks: int = Field(1, ge=0)  # classifier trunk: its last N residual blocks train; the rest runs once
     scratch_width: int = Field(16, ge=1, le=1024)  # scratch encoder: channels of its first block (then x2, x4)
     embed_dim: int = Field(64, ge=1, le=4096)
     hidden_dim: int = Field(128, ge=1, le=4096)  # the question LSTM's, and the answer MLP's
     film_channels: int = Field(64, ge=1, le=4096)
     film_blocks: int = Field(3, ge=1, le=16)
-    film_pool: bool = False  # average-pool the trunk's 7x7 grid to 4x4 before the FiLM blocks
+    film_pool: bool = True  # average-pool the trunk's 7x7 grid to 4x4 before the FiLM blocks
     epochs: int = Field(4, ge=1)
     batch_size: int = Field(128, ge=2)
     lr: float = Field(0.003, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
