@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,8 @@ from visionops.core.lightning import (
     resolve_precision,
     resumable_checkpoint,
 )
+from visionops.core.training import FitResult
 from visionops.data.prepare import Prepared
-
-
-@dataclass(frozen=True)
-class FitResult:
-    spec: dict[str, Any]
-    state_dict: dict[str, torch.Tensor]
-    metrics: dict[str, float]
-    resumed_from: str | None
 
 
 def resolve_device_settings(params: ClassifierParams) -> dict[str, Any]:

@@ -63,3 +63,29 @@ def atomic_save(target: str | Path, save: Callable[[Path], None]) -> None:
     """Run `save(tmp_path)` and move the result onto `target`."""
     with atomic_path(target) as tmp:
         save(tmp)
+
+
+def read_json(path: Path, rerun: str) -> Any:
+    """The JSON document in `path`, or one line naming the stage to rerun (`rerun`, e.g. "dvc repro questions")
+    when the file is missing or damaged."""
+    import json
+
+    from visionops.core.errors import UserError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run {rerun}") from None
+
+
+def read_json_lines(path: Path, rerun: str) -> list[Any]:
+    """One JSON value per line of `path`, or one line naming the stage to rerun (`rerun`, e.g. "dvc repro scenes")
+    when the file is missing or damaged."""
+    import json
+
+    from visionops.core.errors import UserError
+
+    try:
+        return [json.loads(line) for line in Path(path).read_text().splitlines()]
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run {rerun}") from None

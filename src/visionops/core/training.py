@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a family's fit returns: the spec and weights to save, its metrics, and the checkpoint it resumed."""
+
+    spec: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    metrics: dict[str, float]
+    resumed_from: str | None
 
 
 def fit_tracked(

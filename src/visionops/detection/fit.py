@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +10,9 @@ import torch
 
 from visionops.core.errors import UserError
 from visionops.core.lightning import FINGERPRINT_FILE, epoch_report, fingerprint, resumable_checkpoint
+from visionops.core.training import FitResult
 from visionops.data.scenes.cluttered import ClutteredSplit
 from visionops.detection.params import DetectorParams
-
-
-@dataclass(frozen=True)
-class FitResult:
-    spec: dict[str, Any]
-    state_dict: dict[str, torch.Tensor]
-    metrics: dict[str, float]
-    resumed_from: str | None
 
 
 def fit_detector(

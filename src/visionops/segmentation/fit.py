@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,9 @@ from visionops.core.lightning import (
     resolve_precision,
     resumable_checkpoint,
 )
+from visionops.core.training import FitResult
 from visionops.data.scenes.cluttered import ClutteredSplit
 from visionops.segmentation.params import SegmenterParams
-
-
-@dataclass(frozen=True)
-class FitResult:
-    spec: dict[str, Any]
-    state_dict: dict[str, torch.Tensor]
-    metrics: dict[str, float]
-    resumed_from: str | None
 
 
 def fit_segmenter(

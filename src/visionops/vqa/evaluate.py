@@ -4,13 +4,10 @@ image adds over the blind model, figures."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from visionops.core.errors import UserError
 
 SPLITS = ("test", "heldout")
 
@@ -49,7 +46,7 @@ def evaluate_stage(
 
     from visionops.core import tracking
     from visionops.core.figures import per_class_bars
-    from visionops.core.io import atomic_dir, atomic_write_json
+    from visionops.core.io import atomic_dir, atomic_write_json, read_json
     from visionops.data.scenes.compose import load_split
     from visionops.data.scenes.questions import QUESTION_TYPES, load_questions
     from visionops.vqa.metrics import accuracy_report, confusion
@@ -59,10 +56,7 @@ def evaluate_stage(
     settings = params.vqa_evaluation
     images = {name: load_split(scenes, name).images for name in SPLITS}
     asked = {name: load_questions(questions, name) for name in SPLITS}
-    try:
-        symbolic_report = json.loads(symbolic.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{symbolic} cannot be read ({type(exc).__name__}); run dvc repro vqa_symbolic") from None
+    symbolic_report = read_json(symbolic, "dvc repro vqa_symbolic")
     report: dict[str, Any] = {"chance": {name: chance_levels(asked[name]) for name in SPLITS}}
     with tracking.stage_run("vqa_evaluate", params.tracking, root), atomic_dir(out_path) as out:
         mlflow.log_params({f"vqa_evaluation.{k}": v for k, v in settings.model_dump().items()})

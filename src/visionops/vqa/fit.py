@@ -20,15 +20,8 @@ from visionops.core.lightning import (
     resolve_precision,
     resumable_checkpoint,
 )
+from visionops.core.training import FitResult
 from visionops.vqa.params import VQAParams
-
-
-@dataclass(frozen=True)
-class FitResult:
-    spec: dict[str, Any]
-    state_dict: dict[str, torch.Tensor]
-    metrics: dict[str, float]
-    resumed_from: str | None
 
 
 @dataclass(frozen=True)

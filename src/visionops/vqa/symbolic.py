@@ -9,6 +9,7 @@ A class is in a grid scene at most once (the scene grammar), so only its best de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,9 @@ def pad_to(pixels: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return out
 
 
-def symbolic_stage(*, scenes: Any, questions: Any, detector: Any, metrics_path: Any, params: Any, root: Any) -> None:
+def symbolic_stage(
+    *, scenes: Path, questions: Path, detector: Path, metrics_path: Path, params: Any, root: Path
+) -> None:
     """Read every asked test and held-out scene with the ONNX detector, answer each question by its program, and
     trace each wrong answer to the scene read wrong (the detector) or read right (the program: never, if correct)."""
     import time

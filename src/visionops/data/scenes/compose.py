@@ -288,10 +288,6 @@ def load_split(folder: Path, name: str) -> SceneSplit:
 
 def load_descriptions(folder: Path, name: str) -> list[dict]:
     """The structured descriptions of a split without its pixels (what the questions are generated from)."""
-    from visionops.core.errors import UserError
+    from visionops.core.io import read_json_lines
 
-    meta = folder / f"{name}.jsonl"
-    try:
-        return [json.loads(line) for line in meta.read_text().splitlines()]
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{meta} cannot be read ({type(exc).__name__}); run dvc repro scenes") from None
+    return read_json_lines(folder / f"{name}.jsonl", "dvc repro scenes")

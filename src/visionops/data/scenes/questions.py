@@ -17,7 +17,6 @@ no better than chance on any question it has seen.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -265,20 +264,12 @@ def tokens(question: str) -> list[str]:
 
 def load_questions(folder: Path, name: str) -> list[dict]:
     """The questions of one split (records of `Question.record`), or one line saying which stage to run."""
-    from visionops.core.errors import UserError
+    from visionops.core.io import read_json_lines
 
-    path = folder / f"{name}.jsonl"
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines()]
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro questions") from None
+    return read_json_lines(folder / f"{name}.jsonl", "dvc repro questions")
 
 
 def load_manifest(folder: Path) -> dict:
-    from visionops.core.errors import UserError
+    from visionops.core.io import read_json
 
-    path = folder / QUESTIONS_MANIFEST_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro questions") from None
+    return read_json(folder / QUESTIONS_MANIFEST_FILE, "dvc repro questions")

@@ -16,13 +16,13 @@ def questions_stage(*, scenes: Path, out: Path, params: Any, root: Path) -> None
     """Generate the questions of each scene split in `scenes` into `out`, with the manifest."""
     import numpy as np
 
-    from visionops.core.io import atomic_dir
+    from visionops.core.io import atomic_dir, read_json
     from visionops.data.scenes.compose import SCENE_MANIFEST_FILE, load_descriptions
     from visionops.data.scenes.questions import QUESTIONS_MANIFEST_FILE, answer_list, generate
 
     p = params.questions
     scene_manifest = scenes / SCENE_MANIFEST_FILE
-    meta = _read_json(scene_manifest)
+    meta = read_json(scene_manifest, "dvc repro scenes")
     classes = meta["classes"]
     manifest: dict[str, Any] = {
         "scenes_manifest_sha256": hashlib.sha256(scene_manifest.read_bytes()).hexdigest(),
@@ -52,12 +52,3 @@ def questions_stage(*, scenes: Path, out: Path, params: Any, root: Path) -> None
         (tmp / QUESTIONS_MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     counts = ", ".join(f"{k} {v['questions']}" for k, v in manifest["splits"].items())
     print(f"questions: {counts} questions into {out}")
-
-
-def _read_json(path: Path) -> dict:
-    from visionops.core.errors import UserError
-
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read ({type(exc).__name__}); run dvc repro scenes") from None
