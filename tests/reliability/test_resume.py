@@ -25,18 +25,20 @@ FAMILIES = {
                   {"limit_train_batches": 30, "batch_size": 8, "hidden_dim": 128}, "captioner.pt", "val_word_acc"),
     "segmenter": ("segment_train", "deconvnet", "segmenter", {"width": 16, "batch_size": 8, "limit_train_batches": 25},
                   "segmenter.pt", "val_miou"),
+    "vqa": ("vqa_train", "film", "vqa", {"scratch_width": 16, "film_channels": 32, "hidden_dim": 64, "batch_size": 8,
+                                         "limit_train_batches": 60}, "vqa.pt", "val_acc"),
 }  # fmt: skip
 
 
 def _command(project: Path, family: str, out: Path, params: Path) -> list[str]:
     module, name, section, _, model_file, _ = FAMILIES[family]
-    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes"}.get(family)
+    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes", "vqa": "data/scenes"}.get(family)
     data = (
         ["--scenes", scenes, "--classifier", "data/models/standard/classifier.pt"]
         if scenes
         else ["--data", "data/prepared"]
     )
-    extra = ["--samples", str(out / "samples.png")] if family == "gan" else []
+    extra = {"gan": ["--samples", str(out / "samples.png")], "vqa": ["--questions", "data/questions"]}.get(family, [])
     return [
         sys.executable, "-m", f"visionops.stages.{module}", "--params", str(params), "--name", name,
         "--section", section, *data, "--checkpoints", str(out / "checkpoints"), "--model", str(out / model_file),

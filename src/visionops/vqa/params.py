@@ -21,11 +21,11 @@ class VQAParams(Section):
     finetune_blocks: int = Field(1, ge=0)  # classifier trunk: its last N residual blocks train; the rest runs once
     scratch_width: int = Field(16, ge=1, le=1024)  # scratch encoder: channels of its first block (then x2, x4)
     embed_dim: int = Field(64, ge=1, le=4096)
-    hidden_dim: int = Field(128, ge=1, le=4096)  # the question LSTM's, and the answer MLP's
+    hidden_dim: int = Field(64, ge=1, le=4096)  # the question LSTM's, and the answer MLP's
     film_channels: int = Field(64, ge=1, le=4096)
     film_blocks: int = Field(3, ge=1, le=16)
     film_pool: bool = True  # average-pool the trunk's 7x7 grid to 4x4 before the FiLM blocks
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(5, ge=1)
     batch_size: int = Field(128, ge=2)
     lr: float = Field(0.003, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = Field(0.0001, ge=0.0)
