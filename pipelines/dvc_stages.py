@@ -87,8 +87,11 @@ class DvcStages:
         return [name for name, stage in self._stages.items() if stage.changed()]
 
     def resumable(self) -> set[str]:
-        """Stages with a persistent output (checkpoints to resume from): the training stages, the long ones."""
-        return {name for name, stage in self._stages.items() if any(out.persist for out in stage.outs)}
+        """Stages that keep checkpoints to resume from (a `--checkpoints` folder): the training stages, the long ones.
+
+        The folders are not DVC outputs: DVC leaves them alone, so a killed run resumes, and the stages stay in the
+        run cache and need nothing pushed for a clone to be up to date."""
+        return {name for name, stage in self._stages.items() if "--checkpoints" in (stage.cmd or "").split()}
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         try:

@@ -126,7 +126,7 @@ def make_project(root: Path, mlflow_db: Path) -> Path:
     from visionops.core import config
 
     root.mkdir(parents=True)
-    for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
+    for item in ("dvc.yaml", "params.yaml", ".dvcignore", "prefect.yaml"):
         shutil.copy(REPO / item, root / item)
     for folder in ("pipelines", "src"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -140,6 +140,12 @@ def make_project(root: Path, mlflow_db: Path) -> Path:
     git(root, "add", "-A")
     git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
     return root
+
+
+@pytest.fixture(scope="session")
+def project_factory(migrated_mlflow_db: Path):
+    """make(root) -> a copy of this project at `root`, as the `project` fixture makes it (for session fixtures)."""
+    return lambda root: make_project(root, migrated_mlflow_db)
 
 
 @pytest.fixture

@@ -23,16 +23,17 @@ def _project(args: argparse.Namespace) -> Path:
     return root
 
 
-def _model_path(given: Path, default: Path) -> Path:
-    """A default model path is the project's: run from any folder inside the project, it names the same file."""
-    if given != default or given.exists():
-        return given
+def _model_path(args: argparse.Namespace, default: Path) -> Path:
+    """The model a command reads: --model as given, else the project's own (found from --project, VISIONOPS_PROJECT
+    or the current folder), so a command works from any folder."""
+    if args.model != default:
+        return args.model
     from visionops.core.runtime import find_project_root
 
     try:
-        return find_project_root() / default
-    except UserError:
-        return given
+        return find_project_root(args.project) / default
+    except UserError as exc:
+        raise UserError(f"{exc}; or give the model with --model") from None
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -84,7 +85,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from visionops.classifier.predict import load_images, predict_files
 
     images = load_images(args.images)
-    for path, label, prob in predict_files(_model_path(args.model, DEFAULT_MODEL), images, threads=args.threads):
+    for path, label, prob in predict_files(_model_path(args, DEFAULT_MODEL), images, threads=args.threads):
         print(f"{path}\t{label}\t{prob:.3f}")
 
 
@@ -126,7 +127,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if args.out.suffix.lower() != ".png":
         raise UserError(f"{args.out}: the grid is written as PNG; give a name ending in .png")
     images, columns, labels = sample_grid(
-        _model_path(args.model, DEFAULT_GENERATOR), args.n, seed=args.seed, label=args.label, threads=args.threads
+        _model_path(args, DEFAULT_GENERATOR), args.n, seed=args.seed, label=args.label, threads=args.threads
     )
     atomic_save(args.out, lambda tmp: save_png(grid_image(images, columns), tmp, scale=args.scale))
     what = (
@@ -143,7 +144,7 @@ def cmd_caption(args: argparse.Namespace) -> None:
 
     if args.beam is not None and args.beam < 1:
         raise UserError(f"--beam {args.beam}: the beam width must be 1 (greedy) or more")
-    captioner = load_ort_captioner(_model_path(args.model, DEFAULT_CAPTIONER), args.threads)
+    captioner = load_ort_captioner(_model_path(args, DEFAULT_CAPTIONER), args.threads)
     images = load_scene_images(args.images, captioner.image_shape)
     for path, caption in zip(args.images, captioner.caption(images, args.beam)):
         print(f"{path}\t{caption}")
@@ -160,7 +161,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
     if args.out.suffix.lower() != ".png" or args.out.is_dir():
         raise UserError(f"--out {args.out}: the class map is written as PNG; give a name ending in .png")
     sess = session(
-        _model_path(args.model, DEFAULT_SEGMENTER),
+        _model_path(args, DEFAULT_SEGMENTER),
         args.threads,
         "run the segment_export stage first (dvc repro segment_export)",
     )
@@ -186,7 +187,7 @@ def cmd_detect(args: argparse.Namespace) -> None:
     if not 0.0 <= args.score <= 1.0:
         raise UserError(f"--score {args.score}: give a score threshold between 0 and 1")
     sess = session(
-        _model_path(args.model, DEFAULT_DETECTOR),
+        _model_path(args, DEFAULT_DETECTOR),
         args.threads,
         "run the detect_export stage first (dvc repro detect_export)",
     )
@@ -210,7 +211,7 @@ def cmd_ask(args: argparse.Namespace) -> None:
     from visionops.core.images import read_scenes
     from visionops.vqa.runtime import load_ort_vqa
 
-    vqa = load_ort_vqa(_model_path(args.model, DEFAULT_VQA), args.threads)
+    vqa = load_ort_vqa(_model_path(args, DEFAULT_VQA), args.threads)
     pixels = read_scenes([args.image], vqa.image_shape, reader="the VQA model")  # checked even by the blind model
     answers, probs = vqa.answer(pixels if vqa.reads_image else None, [args.question])
     print(f"{answers[0]}\t{probs[0]:.3f}")
@@ -226,8 +227,36 @@ class _OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+PROJECT_HELP = "the project whose models to use (default: VISIONOPS_PROJECT, else the one around the cwd)"
+
+
+def _add_project(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--project", type=Path, default=None, help=PROJECT_HELP)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("visionops")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """--version, with the package metadata read only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"visionops {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="visionops", description=__doc__)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the pipeline (Prefect flow over the DVC stages)")
@@ -250,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path)
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     predict.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(predict)
     predict.set_defaults(func=cmd_predict)
 
     attack = sub.add_parser(
@@ -275,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=int, default=3, choices=range(1, 9), metavar="1-8", help="pixel zoom (default 3)"
     )
     sample.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(sample)
     sample.set_defaults(func=cmd_sample)
 
     caption = sub.add_parser("caption", help="describe scene images with the ONNX captioner (onnxruntime only)")
@@ -287,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     caption.add_argument("--beam", type=int, help="beam width (default: the model's; 1 is greedy)")
     caption.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(caption)
     caption.set_defaults(func=cmd_caption)
 
     segment = sub.add_parser(
@@ -296,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--out", type=Path, required=True, help="the PNG to write: the map in colour, with a legend")
     segment.add_argument("--model", type=Path, default=DEFAULT_SEGMENTER)
     segment.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(segment)
     segment.set_defaults(func=cmd_segment)
 
     detect = sub.add_parser(
@@ -306,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--score", type=float, default=0.5, help="show detections scored at least this (default 0.5)")
     detect.add_argument("--model", type=Path, default=DEFAULT_DETECTOR)
     detect.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(detect)
     detect.set_defaults(func=cmd_detect)
 
     ask = sub.add_parser("ask", help="answer a question about a scene image with the ONNX VQA model (onnxruntime only)")
@@ -313,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help='e.g. "what is left of the bag?"')
     ask.add_argument("--model", type=Path, default=DEFAULT_VQA, help="a vqa.onnx (default: data/models/film/vqa.onnx)")
     ask.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    _add_project(ask)
     ask.set_defaults(func=cmd_ask)
     return parser
 

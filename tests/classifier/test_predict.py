@@ -1,3 +1,5 @@
+import os
+import shutil
 import subprocess
 import sys
 
@@ -74,3 +76,35 @@ def test_predict_without_a_model_says_how_to_make_one(tmp_path):
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
     result = _visionops("predict", "--model", str(tmp_path / "none.onnx"), str(tmp_path / "a.png"))
     assert result.returncode == 2 and "run the export stage first" in result.stderr
+
+
+def test_predict_finds_the_project_model_from_any_folder_and_says_where_it_looked(model_file, tmp_path):
+    project = tmp_path / "project"
+    (project / "data" / "models" / "standard").mkdir(parents=True)
+    for name in ("params.yaml", "dvc.yaml"):
+        (project / name).write_text("{}\n")
+    shutil.copy(model_file, project / "data" / "models" / "standard" / "classifier.onnx")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(elsewhere / "a.png")
+
+    def visionops(*args, **env):
+        return subprocess.run(
+            [sys.executable, "-m", "visionops.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=elsewhere,
+            env={k: v for k, v in os.environ.items() if k != "VISIONOPS_PROJECT"} | env,
+        )
+
+    for found in (
+        visionops("predict", "a.png", VISIONOPS_PROJECT=str(project)),
+        visionops("predict", "--project", str(project), "a.png"),
+    ):
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.startswith("a.png\tk")
+    lost = visionops("predict", "a.png")
+    assert lost.returncode == 2 and lost.stderr.count("\n") == 1
+    assert f"at or above {elsewhere}" in lost.stderr and "VISIONOPS_PROJECT" in lost.stderr
+    assert visionops("--version").stdout.startswith("visionops ")

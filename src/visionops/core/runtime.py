@@ -18,13 +18,22 @@ RUN_LOCK = Path(".dvc") / "tmp" / "visionops-run.lock"
 _HELD: dict[Path, int] = {}  # project roots whose run lock this process holds, and how many times
 
 
+PROJECT_ENV = "VISIONOPS_PROJECT"
+
+
 def find_project_root(start: str | Path | None = None) -> Path:
-    """The nearest folder at or above `start` holding params.yaml and dvc.yaml."""
-    here = Path(start or Path.cwd()).resolve()
+    """The nearest folder at or above `start` holding params.yaml and dvc.yaml; without `start`, the folder that
+    VISIONOPS_PROJECT names, else the current one."""
+    named = start or os.environ.get(PROJECT_ENV) or None
+    here = Path(named or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / PARAMS_FILE).is_file() and (folder / "dvc.yaml").is_file():
             return folder
-    raise UserError(f"no visionops project (params.yaml + dvc.yaml) at or above {here}: cd into the project")
+    how = f"{PROJECT_ENV}={os.environ[PROJECT_ENV]} names no project; " if not start and named else ""
+    raise UserError(
+        f"{how}no visionops project (params.yaml + dvc.yaml) at or above {here}: cd into the project, "
+        f"pass --project /path/to/project or set {PROJECT_ENV}"
+    )
 
 
 def apply_environment_defaults(project_root: Path) -> None:
@@ -36,6 +45,8 @@ def apply_environment_defaults(project_root: Path) -> None:
         "DO_NOT_TRACK": "1",
         "DVC_NO_ANALYTICS": "1",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        # MLflow prints "View run at <tracking URI>" at each run's end: the URI may hold a password
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
         "GIT_PYTHON_REFRESH": "quiet",
     }
     for key, value in defaults.items():

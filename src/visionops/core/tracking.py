@@ -29,9 +29,15 @@ def tracking_uri(params: TrackingParams, root: Path) -> str:
     return uri
 
 
-def artifact_location(params: TrackingParams, root: Path) -> str:
+def artifact_location(params: TrackingParams, root: Path, uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts. A local folder means nothing to a tracking server: there the
+    server decides (with `--artifacts-destination`, clients upload through it), unless params name a URI."""
     location = params.artifact_location
-    return location if "://" in location else (root / location).resolve().as_uri()
+    if "://" in location:
+        return location
+    if uri.startswith(("http://", "https://")):
+        return None
+    return (root / location).resolve().as_uri()
 
 
 def ensure_experiment(params: TrackingParams, root: Path) -> str:
@@ -49,7 +55,7 @@ def ensure_experiment(params: TrackingParams, root: Path) -> str:
         raise UserError(_store_problem(uri, exc)) from None
     if found is not None:
         return found.experiment_id
-    return client.create_experiment(params.experiment, artifact_location=artifact_location(params, root))
+    return client.create_experiment(params.experiment, artifact_location=artifact_location(params, root, uri))
 
 
 def without_credentials(text: str) -> str:
