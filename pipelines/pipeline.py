@@ -148,13 +148,15 @@ def run_stages(
             except UserError as exc:
                 failure = (stage, str(exc))
                 break
+            position = f"stage {len(outcome) + len(running) + 1}/{len(order)}"
             if decided:
                 outcome[stage] = decided
-                logger.info("%s %s", stage, decided)
+                logger.info("%s %s: %s", position, stage, decided)
                 env = _with_data_version(env, dvc, stage)
                 continue
             command = commands[stage]
             threads = workers.cores if not running and len(startable) == 1 else workers.threads
+            logger.info("%s %s: starts (%d threads)", position, stage, threads)
             runner = run_stage.with_options(retries=retries.get(stage, 0), retry_delay_seconds=retry_delay)
             running[stage] = (
                 runner.submit(stage, command, root=str(root), env=env, workers=workers, threads=threads),

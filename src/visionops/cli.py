@@ -51,12 +51,15 @@ def _run(args: argparse.Namespace, root: Path) -> None:
     params_file = root / config.PARAMS_FILE
     current = params.load(params_file)  # refuse a bad params.yaml before anything, overrides or not
     overrides = {}
+    if args.budget == "gpu" and not args.force:
+        _refuse_gpu_budget_without_a_gpu()
     if args.budget:
         overrides.update(config.budget_overrides(current, args.budget))
     overrides.update(dict(config.parse_override(text) for text in args.set))
-    if overrides:
-        params.apply_overrides(params_file, overrides)
-        print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in overrides.items())}")
+    changed = changed_overrides(current.model_dump(mode="json"), overrides)
+    if changed:  # keys already at their value are neither written nor reported
+        params.apply_overrides(params_file, changed)
+        print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in changed.items())}")
 
     from pipelines.dvc_stages import DvcStages
 
@@ -71,7 +74,49 @@ def _run(args: argparse.Namespace, root: Path) -> None:
 
     tracking.ensure_experiment(params.load(params_file).tracking, root)  # a broken store: one line, no flow started
     outcome = run_pipeline(root)
-    print("pipeline: " + ", ".join(f"{stage} {state}" for stage, state in outcome.items()))
+    print(outcome_summary(outcome))
+
+
+def _refuse_gpu_budget_without_a_gpu() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    from visionops.core.runtime import cpu_name
+
+    raise UserError(
+        f"--budget gpu: torch finds no CUDA GPU here, only the CPU ({cpu_name()}); its 30-epoch settings would "
+        "train for hours on it. Run it on a machine with a GPU, or add --force to train them on the CPU anyway"
+    )
+
+
+_UNSET = object()
+
+
+def changed_overrides(current: dict, overrides: dict) -> dict:
+    """The overrides whose dotted key does not already hold that value in `current` (params as a nested dict)."""
+    changed = {}
+    for key, value in overrides.items():
+        node = current
+        for part in key.split("."):
+            node = node.get(part, _UNSET) if isinstance(node, dict) else _UNSET
+        if node != value:
+            changed[key] = value
+    return changed
+
+
+def outcome_summary(outcome: dict[str, str]) -> str:
+    """The flow's outcome as a few short lines: how many stages ran, were skipped or restored, and which ran."""
+    by_state: dict[str, list[str]] = {}
+    for stage, state in outcome.items():
+        by_state.setdefault(state, []).append(stage)
+    lines = [f"pipeline: {len(outcome)} stages"]
+    for state in ("ran", "restored", "skipped"):
+        stages = by_state.pop(state, [])
+        shown = "" if state == "skipped" or not stages else "  " + ", ".join(stages)
+        lines.append(f"  {state:<9}{len(stages):>3}{shown}")
+    lines += [f"  {state:<9}{len(stages):>3}  {', '.join(stages)}" for state, stages in by_state.items()]
+    return "\n".join(lines)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -266,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param in params.yaml"
     )
+    run.add_argument("--force", action="store_true", help="with --budget gpu: run it even without a GPU")
     run.add_argument("--project", type=Path, default=None, help="project folder (default: the one around the cwd)")
     run.set_defaults(func=cmd_run)
 

@@ -202,3 +202,34 @@ def test_a_key_given_twice_is_refused_by_load_and_by_overrides(tmp_path):
     with pytest.raises(UserError, match=r"not valid YAML: found duplicate key \"epochs\""):
         project_params.apply_overrides(tmp_path / "params.yaml", {"classifier.lr": 0.01})
     assert (tmp_path / "params.yaml").read_text() == text
+
+
+def test_a_run_writes_and_reports_only_the_overrides_that_change_a_value():
+    from visionops.cli import changed_overrides
+
+    current = {"classifier": {"epochs": 4, "widths": [8, 16]}, "schedule": {"stage_retries": {"fetch": 2}}}
+    overrides = {
+        "classifier.epochs": 4,
+        "classifier.widths": [8, 16],
+        "schedule.stage_retries": {"fetch": 2},
+        "classifier.lr": 0.1,
+        "classifier.epochs.x": 1,
+        "schedule.stage_retries.fetch": 3,
+    }
+    assert changed_overrides(current, overrides) == {
+        "classifier.lr": 0.1,
+        "classifier.epochs.x": 1,
+        "schedule.stage_retries.fetch": 3,
+    }
+
+
+def test_the_run_summary_counts_outcomes_and_names_what_ran():
+    from visionops.cli import outcome_summary
+
+    summary = outcome_summary({"fetch": "skipped", "prepare": "restored", "train@standard": "ran", "x": "skipped"})
+    assert summary.splitlines() == [
+        "pipeline: 4 stages",
+        "  ran        1  train@standard",
+        "  restored   1  prepare",
+        "  skipped    2",
+    ]

@@ -117,3 +117,21 @@ def test_a_failed_sanity_check_fails_the_robustness_stage_and_writes_nothing(pro
     line = _one_error_line(result)
     assert "robustness sanity check failed" in line and "large_eps_near_zero" in line and "at eps 0.01" in line
     assert not (project / "reports" / "robustness").exists() and not (project / "reports" / "robustness.json").exists()
+
+
+def test_the_gpu_budget_without_a_gpu_is_refused_and_params_stay_as_they_were(project):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the gpu budget would run")
+    before = (project / "params.yaml").read_bytes()
+    refused = subprocess.run(
+        [sys.executable, "-m", "visionops.cli", "run", "--budget", "gpu"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = _one_error_line(refused)
+    assert "no CUDA GPU" in line and "--force" in line and "cores" in line
+    assert (project / "params.yaml").read_bytes() == before

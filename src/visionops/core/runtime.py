@@ -36,6 +36,20 @@ def find_project_root(start: str | Path | None = None) -> Path:
     )
 
 
+def cpu_name() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (or the platform's word for it), with its core count."""
+    import platform
+
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def apply_environment_defaults(project_root: Path) -> None:
     """Set defaults that the user has not set already."""
     defaults = {
