@@ -20,7 +20,7 @@ from visionops.core import config
 from visionops.core.config import PARAMS_FILE, Section
 from visionops.core.errors import UserError
 from visionops.core.runtime import apply_environment_defaults, find_project_root, tune_allocator
-from visionops.core.sections import ExportParams, PromotionRule, ScheduleParams, TrackingParams
+from visionops.core.sections import ExportParams, PromotionRule, RegistryParams, ScheduleParams, TrackingParams
 from visionops.core.stage import ParamsView, declared_params, stage_names, started
 from visionops.data.params import ClutteredSceneParams, DataParams, QuestionParams, SceneParams
 from visionops.detection.params import (
@@ -70,6 +70,7 @@ class Params(Section):
     vqa_evaluation: VQAEvaluationParams = VQAEvaluationParams()
     export: ExportParams = ExportParams()
     promotion: dict[str, PromotionRule] = {}
+    registry: RegistryParams = RegistryParams()
     tracking: TrackingParams = TrackingParams()
     schedule: ScheduleParams = ScheduleParams()
     budgets: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}

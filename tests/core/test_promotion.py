@@ -8,7 +8,7 @@ import pytest
 from visionops import params as project_params
 from visionops.core.errors import UserError
 from visionops.core.promotion import Registration, judge, verdict_line
-from visionops.core.sections import PromotionRule
+from visionops.core.sections import PromotionRule, RegistryParams
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -141,7 +141,12 @@ def test_aliases_follow_the_rule_across_registrations(tmp_path, migrated_mlflow_
             export_onnx(net.eval(), path, image_shape=(1, 28, 28), classes=[str(i) for i in range(10)], opset=18)
             with mlflow.start_run(experiment_id=experiment):
                 result = register_onnx(
-                    path, rule=gated, metrics={"test_accuracy": accuracy, "pgd_accuracy": pgd}, example=example, tags={}
+                    path,
+                    rule=gated,
+                    registry=RegistryParams(),
+                    metrics={"test_accuracy": accuracy, "pgd_accuracy": pgd},
+                    example=example,
+                    tags={},
                 )
             outcomes.append((result.version, result.champion_version, result.promoted))
         client = mlflow.MlflowClient()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from visionops.core import promotion
-from visionops.core.sections import PromotionRule
+from visionops.core.sections import PromotionRule, RegistryParams
 
 
 def _onnx(path, scale: float):
@@ -45,13 +45,18 @@ def registry(tmp_path, migrated_mlflow_db, monkeypatch):
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
-def _register(path, accuracy):
+def _register(path, accuracy, registry=None):
     import mlflow
 
     rule = PromotionRule(registered_model="m", score="test_accuracy")
     with mlflow.start_run():
         return promotion.register_onnx(
-            path, rule=rule, metrics={"test_accuracy": accuracy}, example=np.zeros((1, 2)), tags={}
+            path,
+            rule=rule,
+            registry=registry or RegistryParams(),
+            metrics={"test_accuracy": accuracy},
+            example=np.zeros((1, 2)),
+            tags={"model": "standard", "git_commit": "abc123"},
         )
 
 
@@ -67,6 +72,21 @@ def test_the_same_file_registered_twice_is_one_version(registry, tmp_path):
     assert str(registry.get_model_version_by_alias("m", promotion.CHAMPION).version) == "2"
     digest = registry.get_model_version("m", "2").tags[promotion.DIGEST_TAG]
     assert digest == promotion.files_digest(tmp_path / "b.onnx")
+
+
+def test_a_budget_that_may_not_promote_never_moves_the_champion_and_marks_its_versions(registry, tmp_path):
+    champion = _register(_onnx(tmp_path / "a.onnx", 1.0), 0.90)
+    tiny = RegistryParams(promote=False, label="tiny")
+    better = _register(_onnx(tmp_path / "b.onnx", 2.0), 0.99, registry=tiny)  # beats the champion, but from tiny
+    assert (better.version, better.promoted, better.champion_version) == ("2", False, champion.version)
+    assert "registry.promote is false for 'tiny'" in better.reason
+    assert str(registry.get_model_version_by_alias("m", promotion.CHAMPION).version) == champion.version
+    assert str(registry.get_model_version_by_alias("m", promotion.CHALLENGER).version) == "2"
+    marked = registry.get_model_version("m", "2")
+    assert marked.tags[promotion.BUDGET_TAG] == "tiny" and registry.get_model_version("m", "1").tags["budget"] == "cpu"
+    assert "'standard', tiny budget, commit abc123" in marked.description
+    assert "test_accuracy 0.9900" in marked.description
+    assert "champion" in registry.get_registered_model("m").description
 
 
 def test_the_registry_lock_excludes_another_process(tmp_path):

@@ -20,8 +20,8 @@ def params():
 def test_foreach_stages_get_their_item_interpolated():
     dvc_yaml = REPO / "dvc.yaml"
     assert declared_params(dvc_yaml, "train@robust") == {"classifier", "robust_classifier"}
-    assert declared_params(dvc_yaml, "register@standard") == {"promotion.standard"}
-    assert declared_params(dvc_yaml, "gan_register@cgan") == {"promotion.cgan"}
+    assert declared_params(dvc_yaml, "register@standard") == {"promotion.standard", "registry"}
+    assert declared_params(dvc_yaml, "gan_register@cgan") == {"promotion.cgan", "registry"}
     assert declared_params(dvc_yaml, "robustness") == {"robustness", "evaluation.ort_threads"}
 
 

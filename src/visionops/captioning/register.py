@@ -51,5 +51,5 @@ def register_stage(*, name: str, folder: Path, metrics: Path, scenes: Path, out:
             example=example,
             captions=captions,
         )
-        result = promotion.promote_version(version, rule=rule, metrics=measured, tags=tags)
+        result = promotion.promote_version(version, rule=rule, registry=params.registry, metrics=measured, tags=tags)
         promotion.record(stage, result, out)

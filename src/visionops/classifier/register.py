@@ -39,5 +39,7 @@ def register_stage(
     with tracking.stage_run(stage, params.tracking, root) as run, promotion.registry_lock(root):
         mlflow.log_metrics(measured)
         tags["run_id"] = run.info.run_id
-        result = promotion.register_onnx(onnx, rule=rule, metrics=measured, example=example, tags=tags)
+        result = promotion.register_onnx(
+            onnx, rule=rule, registry=params.registry, metrics=measured, example=example, tags=tags
+        )
         promotion.record(stage, result, out)

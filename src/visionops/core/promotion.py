@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from visionops.core.errors import UserError
-from visionops.core.sections import PromotionRule
+from visionops.core.sections import PromotionRule, RegistryParams
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 DIGEST_TAG = "model_sha256"
+BUDGET_TAG = "budget"
 LOCK_FILE = Path(".dvc") / "tmp" / "visionops-registry.lock"
 
 
@@ -72,7 +73,13 @@ def judge(rule: PromotionRule, metrics: dict[str, float], champion_score: float 
 
 
 def register_onnx(
-    onnx_path: Path, *, rule: PromotionRule, metrics: dict[str, float], example: Any, tags: dict[str, str]
+    onnx_path: Path,
+    *,
+    rule: PromotionRule,
+    registry: RegistryParams,
+    metrics: dict[str, float],
+    example: Any,
+    tags: dict[str, str],
 ) -> Registration:
     """Log the ONNX file to the active run, register it under the rule's name, and move the aliases.
 
@@ -97,7 +104,7 @@ def register_onnx(
             onnx.load_model(str(onnx_path)), name="model", signature=signature, save_as_external_data=False
         )
         version = register(info.model_uri, rule.registered_model, digest)
-    return promote_version(version, rule=rule, metrics=metrics, tags=tags)
+    return promote_version(version, rule=rule, registry=registry, metrics=metrics, tags=tags)
 
 
 def files_digest(*paths: Path) -> str:
@@ -142,9 +149,10 @@ def registry_lock(root: Path) -> Iterator[None]:
 
 
 def promote_version(
-    version: str, *, rule: PromotionRule, metrics: dict[str, float], tags: dict[str, str]
+    version: str, *, rule: PromotionRule, registry: RegistryParams, metrics: dict[str, float], tags: dict[str, str]
 ) -> Registration:
-    """Tag a model version, make it challenger, and champion if `judge` says so (call it under `registry_lock`)."""
+    """Tag and describe a model version, make it challenger, and champion if `judge` says so and `registry`
+    allows it (call it under `registry_lock`)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -152,8 +160,11 @@ def promote_version(
     name = rule.registered_model
     score = metrics[rule.score]
     client.set_model_version_tag(name, version, rule.score, f"{score:.6f}")
-    for key, value in tags.items():
+    for key, value in {**tags, BUDGET_TAG: registry.label}.items():
         client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(name, version, description=version_description(rule, registry, metrics, tags))
+    if not client.get_registered_model(name).description:
+        client.update_registered_model(name, description=model_description(rule))
     client.set_registered_model_alias(name, CHALLENGER, version)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
@@ -163,11 +174,37 @@ def promote_version(
         champion_score, champion_version = None, ""
     if champion_version == version:
         return Registration(name, version, score, version, False, "this version is already the champion")
+    if not registry.promote:
+        reason = f"registry.promote is false for '{registry.label}': its versions never become champion"
+        return Registration(name, version, score, champion_version, False, reason)
     verdict = judge(rule, metrics, champion_score)
     if verdict.promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
         champion_version = version
     return Registration(name, version, score, champion_version, verdict.promoted, verdict.reason)
+
+
+def version_description(
+    rule: PromotionRule, registry: RegistryParams, metrics: dict[str, float], tags: dict[str, str]
+) -> str:
+    """What a version is, what it measured, and what made it: the text the MLflow UI shows beside it."""
+    model = tags.get("model", rule.registered_model)
+    measured = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items())
+    return (
+        f"Pipeline model '{model}', {registry.label} budget, commit {tags.get('git_commit', 'unknown')}, data "
+        f"{tags.get('data_version', 'unknown')}. Measured: {measured}. Made by `visionops run` (or `dvc repro`); "
+        f"its MLflow run is {tags.get('run_id', 'unknown')}."
+    )
+
+
+def model_description(rule: PromotionRule) -> str:
+    floors = " and ".join(f"{key} >= {floor}" for key, floor in rule.floors.items()) or "none"
+    direction = "higher" if rule.higher_is_better else "lower"
+    return (
+        "Registered by the visionops pipeline's register stages (dvc.yaml). Every new version is `challenger`; it "
+        f"becomes `champion` when every floor holds ({floors}) and its {rule.score} ({direction} is better) beats "
+        f"the champion's by {rule.margin}. The rule is params.yaml `promotion.<model>`."
+    )
 
 
 def verdict_line(stage: str, result: Registration) -> str:
@@ -228,5 +265,5 @@ def register_evaluated(
     with tracking.stage_run(stage, params.tracking, root) as run, registry_lock(root):
         mlflow.log_metrics(measured)
         tags["run_id"] = run.info.run_id
-        result = register_onnx(onnx, rule=rule, metrics=measured, example=example, tags=tags)
+        result = register_onnx(onnx, rule=rule, registry=params.registry, metrics=measured, example=example, tags=tags)
         record(stage, result, out)

@@ -40,6 +40,13 @@ class ExportParams(Section):
     calibration_images: int = Field(512, ge=1)
 
 
+class RegistryParams(Section):
+    """What a run may do to the model registry (params.yaml `registry`)."""
+
+    promote: bool = True  # false: versions are registered and made challenger, but never champion
+    label: str = Field("cpu", min_length=1)  # where the versions come from (the budget): tagged `budget` on each
+
+
 class TrackingParams(Section):
     uri: str = "sqlite:///mlflow.db"
     artifact_location: str = "mlartifacts"

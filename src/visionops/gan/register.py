@@ -32,5 +32,7 @@ def register_stage(*, name: str, onnx: Path, metrics_path: Path, out: Path, para
     with tracking.stage_run(stage, params.tracking, root) as run, promotion.registry_lock(root):
         mlflow.log_metrics(headline)
         tags["run_id"] = run.info.run_id
-        result = promotion.register_onnx(onnx, rule=rule, metrics=headline, example=example, tags=tags)
+        result = promotion.register_onnx(
+            onnx, rule=rule, registry=params.registry, metrics=headline, example=example, tags=tags
+        )
         promotion.record(stage, result, out)
