@@ -43,7 +43,15 @@ class _NoEmptyTraceback(logging.Filter):
         return True
 
 
+class _NoCompletedLine(logging.Filter):
+    """Prefect's 'Finished in state Completed()' after each task: the stage's own 'ran in' line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Finished in state Completed")
+
+
 logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
+logging.getLogger("prefect.task_runs").addFilter(_NoCompletedLine())
 
 
 def _is_transient(task: object, task_run: object, state: State) -> bool:
@@ -71,9 +79,15 @@ def run_stage(
         except BrokenProcessPool:
             outcome = Outcome("error", "its worker process died (killed, or out of memory)")
     if outcome.status == "ok":
-        logger.info("%s ran in %.1f s (%d threads)", stage, time.perf_counter() - started, threads)
+        first, *more = outcome.results or ("",)
+        seconds, cores = time.perf_counter() - started, f"{threads} thread{'s' if threads > 1 else ''}"
+        logger.info("%s: ran in %.1f s (%s)%s", stage, seconds, cores, f": {first}" if first else "")
+        for line in more:
+            logger.info("%s: %s", stage, line)
         return "ran"
     message = f"stage '{stage}' failed: {outcome.message}"
+    if outcome.log:
+        message += f" (its log: {outcome.log})"
     return Failed(name=TRANSIENT, message=message) if outcome.status == "transient" else Failed(message=message)
 
 
@@ -156,7 +170,7 @@ def run_stages(
                 continue
             command = commands[stage]
             threads = workers.cores if not running and len(startable) == 1 else workers.threads
-            logger.info("%s %s: starts (%d threads)", position, stage, threads)
+            logger.info("%s %s: starts", position, stage)
             runner = run_stage.with_options(retries=retries.get(stage, 0), retry_delay_seconds=retry_delay)
             running[stage] = (
                 runner.submit(stage, command, root=str(root), env=env, workers=workers, threads=threads),

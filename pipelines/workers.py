@@ -4,8 +4,11 @@ A pool of spawned processes imports torch, Lightning, MLflow and onnxruntime onc
 the stage module's `main(argv)` in one of them, with the flow's environment and the project as working directory.
 Stages run side by side, one per worker, each worker with its share of the cores (torch and onnxruntime threads).
 A stage that starts processes of its own (Lightning DDP re-runs its command line) says so through
-`launches_processes(argv)` in its module and is run as a subprocess instead. Every line a stage prints is prefixed
-with its name, so the log of stages running side by side stays readable.
+`launches_processes(argv)` in its module and is run as a subprocess instead.
+
+Everything a stage prints (epochs, warnings, libraries' notes) goes to its log file, `data/logs/<stage>.log`; the lines
+that name the stage (`<stage>: ...`, its results) also come back in its Outcome, for the flow's log to show. So the
+log of a whole run stays a few lines per stage, and a stage's details are one file away.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, TextIO, TypeVar
 
@@ -29,9 +33,14 @@ from visionops.core.runtime import THREADS_ENV
 T = TypeVar("T")
 
 
+LOGS = Path("data") / "logs"
+
+
 class Outcome(NamedTuple):
     status: str  # "ok" | "error" (the user can fix it) | "transient" (may pass if tried again) | "bug"
     message: str
+    results: tuple[str, ...] = ()  # the lines the stage printed that name it, without the name
+    log: str = ""  # the stage's log file, relative to the project
 
 
 def _warm_up(threads: int) -> None:
@@ -53,11 +62,13 @@ def _warm_up(threads: int) -> None:
     import visionops.params  # noqa: F401
 
 
-class PrefixedLines(io.TextIOBase):
-    """A text stream that writes each complete line to `target` with a prefix."""
+class StageOutput(io.TextIOBase):
+    """A text stream that writes each complete line to `target` and keeps the lines the console should show too: the
+    stage's results (`<stage>: ...`, kept without the name) and its own warnings and notes (`warning: `, `note: `)."""
 
-    def __init__(self, target: TextIO, prefix: str) -> None:
-        self.target, self.prefix, self.pending = target, prefix, ""
+    def __init__(self, target: TextIO, stage: str) -> None:
+        self.target, self.name, self.pending = target, f"{stage}: ", ""
+        self.results: list[str] = []
 
     def writable(self) -> bool:
         return True
@@ -66,65 +77,82 @@ class PrefixedLines(io.TextIOBase):
         lines = (self.pending + text).split("\n")
         self.pending = lines.pop()
         for line in lines:
-            self.target.write(f"{self.prefix}{line}\n")
+            self._line(line)
         self.target.flush()
         return len(text)
 
+    def _line(self, line: str) -> None:
+        self.target.write(f"{line}\n")
+        if line.startswith(self.name):
+            self.results.append(line.removeprefix(self.name))
+        elif line.startswith(("warning: ", "note: ")):
+            self.results.append(line)
+
     def flush(self) -> None:
         if self.pending:
-            self.target.write(f"{self.prefix}{self.pending}\n")
+            self._line(self.pending)
             self.pending = ""
         self.target.flush()
 
 
 def run_command(stage: str, module: str, argv: tuple[str, ...], *, env: dict[str, str], cwd: str) -> Outcome:
-    """Run `python -m module argv` in this process (a worker), as the stage's own process would."""
+    """Run `python -m module argv` in this process (a worker), as the stage's own process would; its output goes to
+    its log file."""
     import torch
-
-    from visionops.core.errors import TransientError, UserError
 
     saved_env, saved_cwd, saved_threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
     os.environ.update(env)
     if env.get(THREADS_ENV, "").isdigit():
         torch.set_num_threads(int(env[THREADS_ENV]))
     os.chdir(cwd)
-    out, err = PrefixedLines(sys.__stdout__, f"[{stage}] "), PrefixedLines(sys.__stderr__, f"[{stage}] ")
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            entry = importlib.import_module(module)
-            if getattr(entry, "launches_processes", lambda argv: False)(list(argv)):
-                return _as_subprocess(module, argv, out)
-            main = entry.main
-            inspect.unwrap(main)(list(argv))  # undecorated: the error comes back, not an exit status
-            return Outcome("ok", "")
-        except TransientError as exc:
-            return Outcome("transient", str(exc))
-        except UserError as exc:
-            return Outcome("error", str(exc))
-        except SystemExit as exc:  # argparse, or a stage that exits on its own
-            return Outcome("ok", "") if exc.code in (0, None) else Outcome("error", f"exit status {exc.code}")
-        except Exception as exc:
-            traceback.print_exc()
-            return Outcome("bug", f"{type(exc).__name__}: {exc}")
-        finally:
-            out.flush()
-            err.flush()
-            os.chdir(saved_cwd)
-            torch.set_num_threads(saved_threads)
-            os.environ.clear()
-            os.environ.update(saved_env)
+    log = LOGS / f"{stage}.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w", encoding="utf-8") as file:
+            output = StageOutput(file, stage)
+            with redirect_stdout(output), redirect_stderr(output):
+                status, message = _call(module, argv, output)
+            output.flush()
+    finally:
+        os.chdir(saved_cwd)
+        torch.set_num_threads(saved_threads)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return Outcome(status, message, tuple(output.results), str(log))
 
 
-def _as_subprocess(module: str, argv: tuple[str, ...], out: PrefixedLines) -> Outcome:
+def _call(module: str, argv: tuple[str, ...], output: StageOutput) -> tuple[str, str]:
+    from visionops.core.errors import TransientError, UserError
+
+    try:
+        entry = importlib.import_module(module)
+        if getattr(entry, "launches_processes", lambda argv: False)(list(argv)):
+            return _as_subprocess(module, argv, output)
+        inspect.unwrap(entry.main)(list(argv))  # undecorated: the error comes back, not an exit status
+        return "ok", ""
+    except TransientError as exc:
+        return "transient", str(exc)
+    except UserError as exc:
+        return "error", str(exc)
+    except SystemExit as exc:  # argparse, or a stage that exits on its own
+        return ("ok", "") if exc.code in (0, None) else ("error", f"exit status {exc.code}")
+    except Exception as exc:
+        trace = traceback.format_exc()
+        output.write(trace)
+        sys.__stderr__.write(trace)  # a bug's traceback belongs on the console too
+        return "bug", f"{type(exc).__name__}: {exc}"
+
+
+def _as_subprocess(module: str, argv: tuple[str, ...], output: StageOutput) -> tuple[str, str]:
     process = subprocess.run(
         [sys.executable, "-m", module, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    out.write(process.stdout)
+    output.write(process.stdout)
     if process.returncode == 0:
-        return Outcome("ok", "")
+        return "ok", ""
     errors = [line for line in process.stdout.splitlines() if line.startswith("error:")]
     message = errors[-1].removeprefix("error: ") if errors else f"exit status {process.returncode}"
-    return Outcome("transient" if process.returncode == 75 else "error", message)
+    return ("transient" if process.returncode == 75 else "error"), message
 
 
 def worker_layout(workers: int | str, cores: int) -> tuple[int, int]:

@@ -106,16 +106,23 @@ def changed_overrides(current: dict, overrides: dict) -> dict:
 
 
 def outcome_summary(outcome: dict[str, str]) -> str:
-    """The flow's outcome as a few short lines: how many stages ran, were skipped or restored, and which ran."""
+    """The flow's outcome as a few short lines: how many stages ran, were restored, skipped or failed, and which (a
+    state every stage is in, or 'skipped', is only counted)."""
+    import textwrap
+
     by_state: dict[str, list[str]] = {}
     for stage, state in outcome.items():
         by_state.setdefault(state, []).append(stage)
     lines = [f"pipeline: {len(outcome)} stages"]
-    for state in ("ran", "restored", "skipped"):
-        stages = by_state.pop(state, [])
-        shown = "" if state == "skipped" or not stages else "  " + ", ".join(stages)
-        lines.append(f"  {state:<9}{len(stages):>3}{shown}")
-    lines += [f"  {state:<9}{len(stages):>3}  {', '.join(stages)}" for state, stages in by_state.items()]
+    usual = ("ran", "restored", "skipped")
+    for state in (*usual, *(state for state in by_state if state not in usual)):
+        stages = by_state.get(state, [])
+        head = f"  {state:<9}{len(stages):>3}"
+        if state == "skipped" or not stages or len(stages) == len(outcome):
+            lines.append(head + ("  (all)" if stages and len(stages) == len(outcome) else ""))
+            continue
+        wrapped = textwrap.wrap(", ".join(stages), 100, break_on_hyphens=False)
+        lines += [f"{head}  {wrapped[0]}", *(f"{'':14}{more}" for more in wrapped[1:])]
     return "\n".join(lines)
 
 

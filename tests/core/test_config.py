@@ -233,3 +233,7 @@ def test_the_run_summary_counts_outcomes_and_names_what_ran():
         "  restored   1  prepare",
         "  skipped    2",
     ]
+    assert outcome_summary({"fetch": "ran", "prepare": "ran"}).splitlines()[1] == "  ran        2  (all)"
+    many = outcome_summary({f"train@model_{i}": "ran" for i in range(20)} | {"fetch": "failed"}).splitlines()
+    assert many[1].startswith("  ran       20  train@model_0, ") and many[2].startswith(" " * 14 + "train@model_")
+    assert max(map(len, many)) <= 114 and many[-1] == "  failed     1  fetch"

@@ -1,9 +1,9 @@
-"""How the flow launches stage commands: worker counts, one-line errors, prefixed output (no pipeline run here)."""
+"""How the flow launches stage commands: worker counts, one-line errors, a log file per stage (no pipeline run here)."""
 
 import io
 
 from pipelines.dvc_stages import parse_command
-from pipelines.workers import Outcome, PrefixedLines, run_command, worker_layout
+from pipelines.workers import StageOutput, run_command, worker_layout
 
 
 def test_two_workers_share_two_cores_and_a_count_is_kept_as_given():
@@ -37,19 +37,25 @@ def test_a_stage_error_comes_back_as_its_one_line_and_the_worker_is_left_as_it_w
     assert os.getcwd() == str(tmp_path) and "VISIONOPS_X" not in os.environ
 
 
-def test_a_bug_is_reported_as_a_bug_with_its_type(tmp_path):
+def test_a_bug_is_reported_as_a_bug_with_its_type_and_its_traceback_is_in_the_stage_log(tmp_path):
     outcome = run_command("nothing", "visionops.no_such_stage", (), env={}, cwd=str(tmp_path))
-    assert outcome == Outcome("bug", "ModuleNotFoundError: No module named 'visionops.no_such_stage'")
+    assert outcome.status == "bug"
+    assert outcome.message == "ModuleNotFoundError: No module named 'visionops.no_such_stage'"
+    assert outcome.log == "data/logs/nothing.log"
+    assert "Traceback" in (tmp_path / outcome.log).read_text()
 
 
-def test_every_line_a_stage_prints_carries_its_name():
+def test_a_stage_output_goes_to_its_log_and_its_results_and_warnings_come_back():
     target = io.StringIO()
-    stream = PrefixedLines(target, "[train@robust] ")
-    stream.write("epoch 1/5: val acc 0.8\nepoch 2")
-    stream.write("/5: val acc 0.9\npartial")
+    stream = StageOutput(target, "train@robust")
+    stream.write("epoch 1/5: val/acc 0.8000\nepoch 2")
+    stream.write("/5: val/acc 0.9000\ntrain@robust: val/acc 0.9\nwarning: a checkpoint was unreadable\npartial")
     stream.flush()
     assert target.getvalue().splitlines() == [
-        "[train@robust] epoch 1/5: val acc 0.8",
-        "[train@robust] epoch 2/5: val acc 0.9",
-        "[train@robust] partial",
+        "epoch 1/5: val/acc 0.8000",
+        "epoch 2/5: val/acc 0.9000",
+        "train@robust: val/acc 0.9",
+        "warning: a checkpoint was unreadable",
+        "partial",
     ]
+    assert stream.results == ["val/acc 0.9", "warning: a checkpoint was unreadable"]

@@ -184,9 +184,7 @@ def fit_captioner(
         logger=logger if logger is not None else False,
         callbacks=[
             checkpoint,
-            epoch_report(
-                {"train/loss_epoch": "train/loss_epoch", "val/loss": "val/loss", "val/word_acc": "val/word_acc"}
-            ),
+            epoch_report(["train/loss_epoch", "val/loss", "val/word_acc"]),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

@@ -108,11 +108,7 @@ def fit_classifier(
         save_last=True,
         enable_version_counter=False,
     )
-    report = epoch_report(
-        {"train loss": "train/loss_epoch", "val acc": "val/acc", "val PGD acc": "val/pgd_acc"},
-        after_validation=True,
-        digits=4,
-    )
+    report = epoch_report(["train/loss_epoch", "val/acc", "val/pgd_acc"], after_validation=True)
     callbacks = [checkpoint, report, *(callbacks or [])]
     if logger is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))

@@ -92,9 +92,10 @@ def _readable(checkpoint: Path) -> bool:
     return isinstance(state, dict) and "state_dict" in state
 
 
-def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, digits: int = 3) -> Any:
-    """A callback printing one line per epoch on stdout, where DVC and Prefect show it (a progress bar would flood
-    their logs): `metrics` maps each label to the logged metric it shows, in order; absent ones are left out.
+def epoch_report(metrics: list[str], *, after_validation: bool = False) -> Any:
+    """A callback printing one line per epoch in one format for every family, `epoch k/N: <metric> <value>, ...
+    (<s>s)`, each metric named as MLflow shows its curve (`train/loss_epoch` reads `train/loss`); absent ones are left
+    out. The lines go to the stage's log (a progress bar would flood it).
 
     `after_validation`: print when validation ends (after the module's own epoch-end hook, so what it logs there is
     shown too), else when the training epoch ends.
@@ -109,7 +110,7 @@ def epoch_report(metrics: dict[str, str], *, after_validation: bool = False, dig
             if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(self, "started"):
                 return
             m = trainer.callback_metrics
-            parts = ", ".join(f"{label} {float(m[key]):.{digits}f}" for label, key in metrics.items() if key in m)
+            parts = ", ".join(f"{key.removesuffix('_epoch')} {float(m[key]):.4f}" for key in metrics if key in m)
             print(
                 f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {parts} "
                 f"({time.perf_counter() - self.started:.0f}s)",

@@ -69,13 +69,7 @@ def fit_gan(
         logger=logger if logger is not None else False,
         callbacks=[
             checkpoint,
-            epoch_report(
-                {
-                    "d_loss": "train/d_loss_epoch",
-                    "g_loss": "train/g_loss_epoch",
-                    "d_grad_norm": "train/d_grad_norm_epoch",
-                }
-            ),
+            epoch_report(["train/d_loss_epoch", "train/g_loss_epoch", "train/d_grad_norm_epoch"]),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

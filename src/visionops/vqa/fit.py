@@ -152,7 +152,7 @@ def fit_vqa(
         logger=logger if logger is not None else False,
         callbacks=[
             checkpoint,
-            epoch_report({"train loss": "train/loss_epoch", "val loss": "val/loss", "val accuracy": "val/acc"}),
+            epoch_report(["train/loss_epoch", "val/loss", "val/acc"]),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,
