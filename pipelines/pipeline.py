@@ -30,6 +30,7 @@ from visionops.core.runtime import apply_environment_defaults, project_lock
 from visionops.headlines import headline_metrics
 
 TRANSIENT = "TransientFailure"
+NOOP_TAG = "visionops.noop"  # the parent run of a flow in which every stage was up to date
 _PRESTARTED: list[StageWorkers] = []  # workers run_pipeline started before the flow, for the flow to use
 
 
@@ -240,7 +241,8 @@ def _pipeline(root: Path) -> dict[str, str] | State:
         tracking.fail_abandoned_runs(client, experiment_id)
         flow_run_id = flow_run.get_id() or ""
         tags = {**tracking.run_tags(root, "pipeline"), "prefect_flow_run_id": flow_run_id}
-        run_id = client.create_run(experiment_id, run_name="pipeline", tags=tags).info.run_id
+        name = f"{params.registry.label} {tracking.short_commit(tags['git_commit'])}"
+        run_id = client.create_run(experiment_id, run_name=f"{name}: running", tags=tags).info.run_id
         flat = config.flatten(params.model_dump(exclude={"budgets"}, mode="json"))
         flat["tracking.uri"] = tracking.without_credentials(str(flat["tracking.uri"]))  # a password stays out of MLflow
         client.log_batch(run_id, params=[Param(key, str(value)) for key, value in flat.items()])
@@ -263,12 +265,15 @@ def _pipeline(root: Path) -> dict[str, str] | State:
             )
             for stage, result in outcome.items():
                 client.set_tag(run_id, f"stage.{stage.replace('@', '.')}", result)  # MLflow keys take no @
+            client.update_run(run_id, name=f"{name}: {what_ran(outcome, len(order), failure)}")
             if failure is not None:
                 client.set_tag(run_id, "failed_stage", failure[0])
                 client.set_terminated(run_id, "FAILED")
                 return Failed(message=failure[1])
             client.set_tag(run_id, "data_version", tracking.data_version(root))  # prepare may have just changed it
-            summary = headline_metrics(root / "reports")
+            noop = not any(result in ("ran", "restored") for result in outcome.values())
+            client.set_tag(run_id, NOOP_TAG, str(noop).lower())
+            summary = {} if noop else headline_metrics(root / "reports")  # a no-op adds no second point per metric
             if summary:
                 now = int(time.time() * 1000)
                 client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])
@@ -277,6 +282,22 @@ def _pipeline(root: Path) -> dict[str, str] | State:
             raise
         client.set_terminated(run_id, "FINISHED")
     return {stage: outcome[stage] for stage in order}
+
+
+def what_ran(outcome: dict[str, str], stages: int, failure: tuple[str, str] | None = None) -> str:
+    """The end of the parent run's name: which stages ran, so the MLflow runs table tells runs apart."""
+    ran = [stage for stage, result in outcome.items() if result == "ran"]
+    restored = sum(result == "restored" for result in outcome.values())
+    if failure is not None:
+        return f"{failure[0]} failed"
+    if not ran and not restored:
+        return "no-op (every stage up to date)"
+    parts = [f"all {stages} stages ran" if len(ran) == stages else f"{len(ran)} of {stages} ran"]
+    if 0 < len(ran) <= 3 and len(ran) < stages:
+        parts[0] += f" ({', '.join(ran)})"
+    if restored:
+        parts.append(f"{restored} restored")
+    return ", ".join(parts)
 
 
 def run_pipeline(root: Path) -> dict[str, str]:

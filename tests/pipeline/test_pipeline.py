@@ -4,6 +4,7 @@ One tiny `visionops run` (the `tiny_pipeline` fixture) is shared: the tests that
 changes a param last."""
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -76,9 +77,12 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("visionops")
     runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if r.info.run_name == "pipeline"]
+    parents = [r for r in runs if r.data.tags.get("visionops.stage") == "pipeline"]
     assert len(parents) == 1
     parent = parents[0]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout
+    assert parent.info.run_name == f"tiny {head[:7]}: all {len(STAGES)} stages ran"  # the budget, the commit, what ran
+    assert parent.data.tags["visionops.noop"] == "false"
     assert parent.data.tags["prefect_flow_run_id"]
     assert parent.info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
@@ -274,6 +278,8 @@ def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(ti
 
 
 def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_touches(tiny_pipeline, run_command):
+    from mlflow import MlflowClient
+
     from pipelines.pipeline import pipeline
 
     project, _ = tiny_pipeline
@@ -282,6 +288,15 @@ def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_tou
     again = run_command([sys.executable, "-m", "dvc", "repro"], project)
     assert again.returncode == 0 and "Running stage" not in again.stdout
     assert set(pipeline(project_dir=str(project)).values()) == {"skipped"}
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    latest = client.search_runs(
+        [client.get_experiment_by_name("visionops").experiment_id],
+        "tags.`visionops.stage` = 'pipeline'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
+    assert latest.info.run_name.endswith(": no-op (every stage up to date)")
+    assert latest.data.tags["visionops.noop"] == "true" and latest.data.metrics == {}  # no second point per metric
 
     project_params.apply_overrides(project / "params.yaml", {"evaluation.mistakes": 4})
     changed = run_command([sys.executable, "-m", "dvc", "repro"], project)
@@ -351,6 +366,6 @@ def test_a_failing_stage_fails_the_flow_with_its_own_error_line(
     assert not (project / "data" / "raw").exists()
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("visionops").experiment_id])
-    assert [(r.info.run_name, r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [
-        ("pipeline", "FAILED", "fetch")
+    assert [(r.info.run_name.split(": ")[-1], r.info.status, r.data.tags.get("failed_stage")) for r in runs] == [
+        ("fetch failed", "FAILED", "fetch")
     ]

@@ -59,3 +59,34 @@ def test_a_stage_output_goes_to_its_log_and_its_results_and_warnings_come_back()
         "partial",
     ]
     assert stream.results == ["val/acc 0.9", "warning: a checkpoint was unreadable"]
+
+
+def test_the_parent_run_is_named_by_what_ran():
+    from pipelines.pipeline import what_ran
+
+    assert what_ran({"a": "ran", "b": "ran"}, 2) == "all 2 stages ran"
+    assert what_ran({"a": "skipped", "b": "ran", "c": "restored"}, 3) == "1 of 3 ran (b), 1 restored"
+    assert what_ran({"a": "skipped", "b": "skipped"}, 2) == "no-op (every stage up to date)"
+    assert what_ran({"a": "ran"}, 2, ("b", "its data is corrupt")) == "b failed"
+
+
+def test_files_the_pipeline_rewrites_do_not_make_the_commit_dirty(tmp_path):
+    import subprocess
+
+    from visionops.core.tracking import git_commit, short_commit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True)
+
+    (tmp_path / "reports").mkdir()
+    for name in ("dvc.lock", "params.yaml", "reports/metrics.json", "train.py"):
+        (tmp_path / name).write_text("1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "project")
+    for name in ("dvc.lock", "params.yaml", "reports/metrics.json"):
+        (tmp_path / name).write_text("2\n")
+    commit = git_commit(tmp_path)
+    assert len(commit) == 40 and short_commit(commit) == commit[:7]
+    (tmp_path / "train.py").write_text("2\n")
+    assert git_commit(tmp_path) == f"{commit}-dirty" and short_commit(f"{commit}-dirty") == f"{commit[:7]}-dirty"

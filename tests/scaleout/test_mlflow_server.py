@@ -14,7 +14,7 @@ def test_runs_artifacts_and_registry_live_on_the_server(deployed_run, http_json)
     server = run.mlflow.url
     runs = run.mlflow_runs()
     by_name = {r["info"]["run_name"]: r for r in runs}
-    parent = by_name["pipeline"]
+    parent = next(r for r in runs if _tags(r).get("visionops.stage") == "pipeline")
     children = [r for r in runs if _tags(r).get("mlflow.parentRunId") == parent["info"]["run_id"]]
     assert {"train@standard", "caption_evaluate", "detect_evaluate", "vqa_evaluate"} <= {
         r["info"]["run_name"] for r in children

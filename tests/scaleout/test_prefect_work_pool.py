@@ -42,5 +42,5 @@ def test_a_worker_on_the_pool_runs_the_deployment_in_the_checkout(deployed_run, 
     assert "up to date" in run.dvc("status").stdout  # the flow recorded dvc.lock as dvc repro would
 
     flow_run_id = run.flow_run["id"]
-    parents = run.mlflow_runs(f"tags.`prefect_flow_run_id` = '{flow_run_id}' and attributes.run_name = 'pipeline'")
+    parents = run.mlflow_runs(f"tags.`prefect_flow_run_id` = '{flow_run_id}' and tags.`visionops.stage` = 'pipeline'")
     assert len(parents) == 1 and parents[0]["info"]["status"] == "FINISHED"

@@ -85,10 +85,22 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+    # the files a run itself rewrites do not make it dirty: dvc.lock and reports/ (DVC records them), params.yaml
+    # (`visionops run --budget`/`-S` write it, and every run logs its params in full)
+    written = [f":(exclude){path}" for path in ("dvc.lock", "params.yaml", "reports")]
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *written],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     return f"{commit}-dirty" if commit != "unknown" and dirty.stdout.strip() else commit
+
+
+def short_commit(commit: str) -> str:
+    """`git_commit`'s value as a name shows it: 7 hex digits, and `-dirty` where it is."""
+    head, dirty, _ = commit.partition("-dirty")
+    return head[:7] + dirty
 
 
 def data_version(root: Path) -> str:
