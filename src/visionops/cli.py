@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from visionops.core.errors import UserError, exits_cleanly
@@ -137,8 +138,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from visionops.classifier.predict import load_images, predict_files
 
     images = load_images(args.images)
-    for path, label, prob in predict_files(_model_path(args, DEFAULT_MODEL), images, threads=args.threads):
-        print(f"{path}\t{label}\t{prob:.3f}")
+    for found in predict_files(_model_path(args, DEFAULT_MODEL), images, threads=args.threads):
+        print(f"{found.path}\t{found.label}\t{found.probability:.3f}")
+        if found.unusual:
+            print(
+                f"warning: {found.path} looks unlike the training images (top probability {found.probability:.3f} "
+                "is below the model's out-of-distribution threshold); its answer is likely wrong",
+                file=sys.stderr,
+            )
 
 
 def cmd_attack(args: argparse.Namespace) -> None:

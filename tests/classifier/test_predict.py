@@ -54,7 +54,7 @@ def _visionops(*args):
     return subprocess.run([sys.executable, "-m", "visionops.cli", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_predict_prints_a_class_per_image_and_resizes_other_sizes(model_file, tmp_path):
+def test_predict_prints_a_class_per_image_and_brings_other_sizes_to_the_training_form(model_file, tmp_path):
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.full((56, 40, 3), 200, np.uint8)).save(tmp_path / "b.jpg")
     result = _visionops("predict", "--model", str(model_file), str(tmp_path / "a.png"), str(tmp_path / "b.jpg"))
@@ -62,7 +62,7 @@ def test_predict_prints_a_class_per_image_and_resizes_other_sizes(model_file, tm
     lines = result.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(tmp_path / "a.png"), str(tmp_path / "b.jpg")]
     assert all(line.split("\t")[1].startswith("k") and 0 < float(line.split("\t")[2]) <= 1 for line in lines)
-    assert "b.jpg is 40x56, resized to 28x28" in result.stderr
+    assert "b.jpg is 40x56: light background (0.78) inverted, padded to 56x56, resized to 28x28" in result.stderr
 
 
 def test_predict_refuses_a_file_that_is_not_an_image(model_file, tmp_path):

@@ -86,3 +86,25 @@ def test_rgb_is_read_as_luma_or_kept(tmp_path):
     Image.fromarray(rgb).save(tmp_path / "green.png")
     assert read_pixels(tmp_path / "green.png").shape == (28, 28)
     assert read_pixels(tmp_path / "green.png", channels=3).shape == (28, 28, 3)
+
+
+def test_a_photo_on_a_light_background_becomes_a_fashion_mnist_item():
+    from visionops.core.images import as_fashion_item
+
+    photo = np.full((240, 320), 0.9, np.float32)  # cream background, a dark 60x120 item off-centre
+    photo[100:160, 40:160] = 0.2
+    item, done = as_fashion_item(photo, (28, 28))
+    assert done == ["light background (0.90) inverted", "cropped to the item", "padded to 120x120", "resized to 28x28"]
+    assert item.shape == (28, 28)
+    assert item[0].max() < 0.15 and item[-1].max() < 0.15  # the padding is the (now dark) background
+    assert item[14].min() > 0.75  # the item fills the width, light on dark, as in Fashion-MNIST
+    assert abs(item[:, 14].mean() - 0.4) < 0.1  # and half the height: its aspect kept, not stretched
+
+
+def test_an_image_already_in_the_training_form_is_left_as_it_is():
+    from visionops.core.images import as_fashion_item
+
+    image = np.zeros((28, 28), np.float32)
+    image[5:20, 8:12] = 0.8
+    item, done = as_fashion_item(image, (28, 28))
+    assert done == [] and np.array_equal(item, image)

@@ -30,10 +30,11 @@ def evaluate_stage(
     from visionops.classifier.attribution import explain
     from visionops.classifier.metrics import classification_metrics, confusion, most_confident_mistakes
     from visionops.classifier.model_file import load_classifier
+    from visionops.classifier.ood import ood_report, unlike_fashion_mnist
     from visionops.classifier.predict import predict_logits
     from visionops.core import tracking
     from visionops.core.io import atomic_dir, atomic_write_json
-    from visionops.core.ort import session, softmax
+    from visionops.core.ort import ood_threshold, session, softmax
     from visionops.data.prepare import load_prepared
 
     ev = params.evaluation
@@ -42,7 +43,8 @@ def evaluate_stage(
     labels = data.test_y.numpy()
     classes = data.classes
 
-    logits = predict_logits(session(onnx, ev.ort_threads), pixels, ev.batch_size)
+    sess = session(onnx, ev.ort_threads)
+    logits = predict_logits(sess, pixels, ev.batch_size)
     metrics = classification_metrics(logits, labels, classes)
     metrics["test_images"] = int(len(labels))
     metrics["fp32_bytes"] = onnx.stat().st_size
@@ -56,6 +58,11 @@ def evaluate_stage(
 
     probs = softmax(logits)
     preds = probs.argmax(1)
+    threshold = ood_threshold(sess)
+    if threshold is not None:
+        unlike = unlike_fashion_mnist(pixels, min(ev.ood_images, len(pixels)))
+        unlike_top = {kind: softmax(predict_logits(sess, x, ev.batch_size)).max(1) for kind, x in unlike.items()}
+        metrics["ood"] = ood_report(threshold, probs.max(1), unlike_top)
     with tracking.stage_run(f"evaluate@{name}", params.tracking, root), atomic_dir(out_path) as out:
         mlflow.log_params({f"evaluation.{k}": v for k, v in ev.model_dump().items()})
         lines = ["actual,predicted"] + [f"{classes[a]},{classes[p]}" for a, p in zip(labels, preds, strict=True)]
@@ -81,3 +88,10 @@ def evaluate_stage(
     if "int8" in metrics:
         line += f"; int8 {metrics['int8']['accuracy']:.4f} at {metrics['int8']['bytes'] / 1e3:.0f} kB"
     print(line)
+    if "ood" in metrics:
+        ood = metrics["ood"]
+        caught = ", ".join(f"{kind} {share:.0%}" for kind, share in ood["catch"].items())
+        print(
+            f"evaluate@{name}: unlike-the-training-data flag (top probability < {ood['threshold']:.3f}): "
+            f"{ood['false_alarm']:.1%} false alarms on test images; catches {caught}"
+        )

@@ -49,6 +49,23 @@ def parity(
     return diffs
 
 
+def store_ood_threshold(path: Path, val_pixels: np.ndarray, false_alarm: float) -> float:
+    """Store in the ONNX file at `path` the top-probability threshold that `false_alarm` of the validation images
+    fall below: an input under it is unlike the training data (the maximum-softmax-probability baseline of Hendrycks
+    and Gimpel, 2017)."""
+    import onnx
+
+    from visionops.core.onnx_export import set_metadata
+    from visionops.core.ort import OOD_KEY, softmax
+
+    top = softmax(predict_logits(session(path), val_pixels)).max(axis=1)
+    threshold = float(np.quantile(top, false_alarm))
+    model = onnx.load_model(str(path))
+    set_metadata(model, OOD_KEY, repr(threshold))
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    return threshold
+
+
 def quantize_int8(fp32: Path, out: Path, calibration: np.ndarray, classes: list[str]) -> None:
     """Static INT8 quantisation in QDQ format, calibrated on `calibration` pixels (float32 [N, C, H, W])."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -106,7 +123,9 @@ def export_stage(
             export_onnx(network, tmp, image_shape=image_shape, classes=prepared.classes, opset=settings.opset)
             diffs = parity(network, tmp, image_shape=image_shape, batch_sizes=settings.parity_batch_sizes)
             worst = check_parity(diffs, settings.parity_atol)
-        metrics = {"parity_max_abs": diffs, "fp32_bytes": onnx_out.stat().st_size}
+            val_pixels = (prepared.val_x.float() / 255.0).numpy()
+            threshold = store_ood_threshold(tmp, val_pixels, settings.ood_false_alarm)
+        metrics = {"parity_max_abs": diffs, "fp32_bytes": onnx_out.stat().st_size, "ood_threshold": threshold}
         if settings.quantize:
             gen = torch.Generator().manual_seed(0)
             pick = torch.randperm(len(prepared.train_y), generator=gen)[: settings.calibration_images]

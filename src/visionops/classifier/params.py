@@ -68,3 +68,4 @@ class EvaluationParams(Section):
     occlusion_window: int = Field(6, ge=1, le=28)
     occlusion_stride: int = Field(2, ge=1, le=28)
     ort_threads: int = Field(0, ge=0)
+    ood_images: int = Field(500, ge=1)  # generated inputs of each unlike kind the out-of-distribution flag is tried on

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from visionops.core.ort import class_names, session, softmax
+from visionops.core.ort import class_names, ood_threshold, session, softmax
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
@@ -24,31 +25,35 @@ def predict_logits(sess: onnxruntime.InferenceSession, pixels: np.ndarray, batch
 
 
 def load_images(paths: list[Path], size: tuple[int, int] = (28, 28)) -> list[tuple[Path, np.ndarray]]:
-    """Decode each file to float32 grayscale [1, H, W] in [0, 1] (visionops.core.images); other sizes are resized,
-    with a note.
-
-    Fashion-MNIST shows light objects on a black background; a photo on a white background should be inverted first.
-    """
-    from visionops.core.images import read_pixels, resize
+    """Decode each file to float32 grayscale [1, H, W] in [0, 1] (visionops.core.images) in the form of a
+    Fashion-MNIST item: a light background inverted, other sizes cropped to the item, padded to square and resized,
+    with a note on stderr saying what was done."""
+    from visionops.core.images import as_fashion_item, read_pixels
 
     loaded = []
     for path in paths:
         gray = read_pixels(path)
-        if gray.shape[::-1] != size:
-            print(f"note: {path} is {gray.shape[1]}x{gray.shape[0]}, resized to {size[0]}x{size[1]}", file=sys.stderr)
-            gray = resize(gray, size)
-        loaded.append((path, gray[None]))
+        item, done = as_fashion_item(gray, size)
+        if done:
+            print(f"note: {path} is {gray.shape[1]}x{gray.shape[0]}: {', '.join(done)}", file=sys.stderr)
+        loaded.append((path, item[None]))
     return loaded
 
 
-def predict_files(
-    model: Path, images: list[tuple[Path, np.ndarray]], threads: int = 0
-) -> list[tuple[Path, str, float]]:
+class Prediction(NamedTuple):
+    path: Path
+    label: str
+    probability: float
+    unusual: bool  # its top probability is below the model's out-of-distribution threshold
+
+
+def predict_files(model: Path, images: list[tuple[Path, np.ndarray]], threads: int = 0) -> list[Prediction]:
     sess = session(model, threads)
-    names = class_names(sess)
+    names, threshold = class_names(sess), ood_threshold(sess)
     probs = softmax(predict_logits(sess, np.stack([pixels for _, pixels in images])))
     results = []
     for (path, _), p in zip(images, probs, strict=True):
         k = int(p.argmax())
-        results.append((path, names[k] if k < len(names) else str(k), float(p[k])))
+        label = names[k] if k < len(names) else str(k)
+        results.append(Prediction(path, label, float(p[k]), threshold is not None and float(p[k]) < threshold))
     return results

@@ -90,6 +90,42 @@ def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
 
 
+LIGHT_BACKGROUND = 0.5  # a border brighter than this is a light background: Fashion-MNIST's is black
+ITEM_CONTRAST = 0.1  # a pixel this far from the background is part of the item
+
+
+def as_fashion_item(gray: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """A photo of one item as Fashion-MNIST shows one: light on black, cropped to the item, padded (not stretched)
+    to a square and resized to `size` (width, height). Returns the pixels and what was done, for a note.
+
+    An image already at `size` on a dark background is left as it is: it is in the training images' form.
+    """
+    done = []
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if background > LIGHT_BACKGROUND:
+        gray, background = 1.0 - gray, 1.0 - background
+        done.append(f"light background ({1.0 - background:.2f}) inverted")
+    if gray.shape[::-1] == size:
+        return gray, done
+    rows, cols = np.nonzero(np.abs(gray - background) > ITEM_CONTRAST)
+    if len(rows) and (np.ptp(rows) + 1, np.ptp(cols) + 1) != gray.shape:
+        gray = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        done.append("cropped to the item")
+    height, width = gray.shape
+    if height != width:
+        side = max(height, width)
+        square = np.full((side, side), background, dtype=np.float32)
+        top, left = (side - height) // 2, (side - width) // 2
+        square[top : top + height, left : left + width] = gray
+        gray = square
+        done.append(f"padded to {side}x{side}")
+    if gray.shape[::-1] != size:
+        gray = resize(gray, size)
+        done.append(f"resized to {size[0]}x{size[1]}")
+    return gray, done
+
+
 def read_scenes(paths: list[Path], shape: tuple[int, ...], reader: str) -> np.ndarray:
     """Decode scene files to float32 [N, C, H, W] in [0, 1] at a scene model's size (`reader` names the model in
     the refusal).

@@ -46,12 +46,16 @@ def export_checked(
 
 def tag_classes(model: onnx.ModelProto, classes: list[str]) -> None:  # noqa: F821
     """Store the class names in the model, so a shipped .onnx file needs nothing beside it."""
+    set_metadata(model, CLASSES_KEY, json.dumps(classes))
+
+
+def set_metadata(model: onnx.ModelProto, key: str, value: str) -> None:  # noqa: F821
     for prop in model.metadata_props:
-        if prop.key == CLASSES_KEY:
-            prop.value = json.dumps(classes)
+        if prop.key == key:
+            prop.value = value
             return
     prop = model.metadata_props.add()
-    prop.key, prop.value = CLASSES_KEY, json.dumps(classes)
+    prop.key, prop.value = key, value
 
 
 def check_parity(diffs: dict[str, float], atol: float) -> float:

@@ -11,6 +11,8 @@ import numpy as np
 from visionops.core.errors import UserError
 
 CLASSES_KEY = "visionops.classes"
+# a classifier's top-probability threshold below which an input is unlike its training data (the export stage sets it)
+OOD_KEY = "visionops.ood_threshold"
 
 
 def available_cores() -> int:
@@ -58,6 +60,11 @@ def session(
 def class_names(sess: onnxruntime.InferenceSession) -> list[str]:  # noqa: F821
     meta = sess.get_modelmeta().custom_metadata_map
     return json.loads(meta[CLASSES_KEY]) if CLASSES_KEY in meta else []
+
+
+def ood_threshold(sess: onnxruntime.InferenceSession) -> float | None:  # noqa: F821
+    meta = sess.get_modelmeta().custom_metadata_map
+    return float(meta[OOD_KEY]) if OOD_KEY in meta else None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
