@@ -142,8 +142,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"{found.path}\t{found.label}\t{found.probability:.3f}")
         if found.unusual:
             print(
-                f"warning: {found.path} looks unlike the training images (top probability {found.probability:.3f} "
-                "is below the model's out-of-distribution threshold); its answer is likely wrong",
+                f"warning: {found.path} looks unlike the training images (its log-sum-exp of the logits is below "
+                "the model's out-of-distribution threshold); treat its answer with doubt",
                 file=sys.stderr,
             )
 

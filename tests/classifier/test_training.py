@@ -1,5 +1,7 @@
 """Training on device-resident data: it learns, keeps last/best checkpoints, resumes, and stops on a NaN loss."""
 
+import re
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -140,4 +142,7 @@ def test_adversarial_training_keeps_the_epoch_with_the_best_pgd_accuracy(data, t
     best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)
     monitor = next(v for k, v in best["callbacks"].items() if k.startswith("ModelCheckpoint"))["monitor"]
     assert monitor == "val/pgd_acc"
-    assert "val PGD acc" in capsys.readouterr().out
+    epochs = capsys.readouterr().out.splitlines()
+    # every epoch's line shows that epoch's training loss beside its validation numbers, one line per epoch
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all(re.search(r": train/loss \d\.\d{4}, val/acc \d\.\d{4}, val/pgd_acc \d\.\d{4} \(", e) for e in epochs)

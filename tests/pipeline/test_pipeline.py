@@ -103,6 +103,9 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     train = children["train@standard"]
     assert train.data.params["classifier.epochs"] == "1"
     assert {"val/acc", "train/loss_epoch", "test/acc"} <= set(train.data.metrics)
+    # counts are tags, not one-bar charts of constants
+    assert not {"summary/parameters", "summary/epochs", "summary/train_images"} & set(train.data.metrics)
+    assert int(train.data.tags["summary/parameters"]) > 1000 and train.data.tags["summary/epochs"] == "1"
     robust_train = children["train@robust"]
     assert robust_train.data.params["classifier.adversarial.method"] == "fgsm_rs"
     assert "val/pgd_acc" in robust_train.data.metrics  # (train/eps is logged every 50 steps; tiny runs 20)

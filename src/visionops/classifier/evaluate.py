@@ -34,7 +34,7 @@ def evaluate_stage(
     from visionops.classifier.predict import predict_logits
     from visionops.core import tracking
     from visionops.core.io import atomic_dir, atomic_write_json
-    from visionops.core.ort import ood_threshold, session, softmax
+    from visionops.core.ort import ood_score, ood_threshold, session, softmax
     from visionops.data.prepare import load_prepared
 
     ev = params.evaluation
@@ -61,8 +61,8 @@ def evaluate_stage(
     threshold = ood_threshold(sess)
     if threshold is not None:
         unlike = unlike_fashion_mnist(pixels, min(ev.ood_images, len(pixels)))
-        unlike_top = {kind: softmax(predict_logits(sess, x, ev.batch_size)).max(1) for kind, x in unlike.items()}
-        metrics["ood"] = ood_report(threshold, probs.max(1), unlike_top)
+        unlike_scores = {kind: ood_score(predict_logits(sess, x, ev.batch_size)) for kind, x in unlike.items()}
+        metrics["ood"] = ood_report(threshold, ood_score(logits), unlike_scores)
     with tracking.stage_run(f"evaluate@{name}", params.tracking, root), atomic_dir(out_path) as out:
         mlflow.log_params({f"evaluation.{k}": v for k, v in ev.model_dump().items()})
         lines = ["actual,predicted"] + [f"{classes[a]},{classes[p]}" for a, p in zip(labels, preds, strict=True)]
@@ -92,6 +92,6 @@ def evaluate_stage(
         ood = metrics["ood"]
         caught = ", ".join(f"{kind} {share:.0%}" for kind, share in ood["catch"].items())
         print(
-            f"evaluate@{name}: unlike-the-training-data flag (top probability < {ood['threshold']:.3f}): "
+            f"evaluate@{name}: unlike-the-training-data flag (log-sum-exp of the logits < {ood['threshold']:.2f}): "
             f"{ood['false_alarm']:.1%} false alarms on test images; catches {caught}"
         )

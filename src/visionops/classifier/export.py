@@ -50,16 +50,14 @@ def parity(
 
 
 def store_ood_threshold(path: Path, val_pixels: np.ndarray, false_alarm: float) -> float:
-    """Store in the ONNX file at `path` the top-probability threshold that `false_alarm` of the validation images
-    fall below: an input under it is unlike the training data (the maximum-softmax-probability baseline of Hendrycks
-    and Gimpel, 2017)."""
+    """Store in the ONNX file at `path` the threshold on `ood_score` that `false_alarm` of the validation images fall
+    below: an input under it is unlike the training data."""
     import onnx
 
     from visionops.core.onnx_export import set_metadata
-    from visionops.core.ort import OOD_KEY, softmax
+    from visionops.core.ort import OOD_KEY, ood_score
 
-    top = softmax(predict_logits(session(path), val_pixels)).max(axis=1)
-    threshold = float(np.quantile(top, false_alarm))
+    threshold = float(np.quantile(ood_score(predict_logits(session(path), val_pixels)), false_alarm))
     model = onnx.load_model(str(path))
     set_metadata(model, OOD_KEY, repr(threshold))
     onnx.save_model(model, str(path), save_as_external_data=False)

@@ -108,7 +108,7 @@ def fit_classifier(
         save_last=True,
         enable_version_counter=False,
     )
-    report = epoch_report(["train/loss_epoch", "val/acc", "val/pgd_acc"], after_validation=True)
+    report = epoch_report(["train/loss_epoch", "val/acc", "val/pgd_acc"])
     callbacks = [checkpoint, report, *(callbacks or [])]
     if logger is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))

@@ -23,11 +23,11 @@ def unlike_fashion_mnist(test_pixels: np.ndarray, n: int, seed: int = 0) -> dict
     }
 
 
-def ood_report(threshold: float, test_top: np.ndarray, unlike_top: dict[str, np.ndarray]) -> dict[str, object]:
+def ood_report(threshold: float, test_scores: np.ndarray, unlike_scores: dict[str, np.ndarray]) -> dict[str, object]:
     """The threshold, the share of test images it flags (false alarms) and the share of each unlike kind it flags
-    (catches), from the top softmax probabilities of each."""
+    (catches), from the `ood_score` of each."""
     return {
         "threshold": threshold,
-        "false_alarm": float((test_top < threshold).mean()),
-        "catch": {kind: float((top < threshold).mean()) for kind, top in unlike_top.items()},
+        "false_alarm": float((test_scores < threshold).mean()),
+        "catch": {kind: float((scores < threshold).mean()) for kind, scores in unlike_scores.items()},
     }

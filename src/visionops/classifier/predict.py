@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from visionops.core.ort import class_names, ood_threshold, session, softmax
+from visionops.core.ort import class_names, ood_score, ood_threshold, session, softmax
 
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
@@ -44,16 +44,17 @@ class Prediction(NamedTuple):
     path: Path
     label: str
     probability: float
-    unusual: bool  # its top probability is below the model's out-of-distribution threshold
+    unusual: bool  # its ood_score is below the model's out-of-distribution threshold
 
 
 def predict_files(model: Path, images: list[tuple[Path, np.ndarray]], threads: int = 0) -> list[Prediction]:
     sess = session(model, threads)
     names, threshold = class_names(sess), ood_threshold(sess)
-    probs = softmax(predict_logits(sess, np.stack([pixels for _, pixels in images])))
+    logits = predict_logits(sess, np.stack([pixels for _, pixels in images]))
+    probs, scores = softmax(logits), ood_score(logits)
     results = []
-    for (path, _), p in zip(images, probs, strict=True):
+    for (path, _), p, score in zip(images, probs, scores, strict=True):
         k = int(p.argmax())
         label = names[k] if k < len(names) else str(k)
-        results.append(Prediction(path, label, float(p[k]), threshold is not None and float(p[k]) < threshold))
+        results.append(Prediction(path, label, float(p[k]), threshold is not None and float(score) < threshold))
     return results

@@ -92,37 +92,34 @@ def _readable(checkpoint: Path) -> bool:
     return isinstance(state, dict) and "state_dict" in state
 
 
-def epoch_report(metrics: list[str], *, after_validation: bool = False) -> Any:
+def epoch_report(metrics: list[str]) -> Any:
     """A callback printing one line per epoch in one format for every family, `epoch k/N: <metric> <value>, ...
     (<s>s)`, each metric named as MLflow shows its curve (`train/loss_epoch` reads `train/loss`); absent ones are left
     out. The lines go to the stage's log (a progress bar would flood it).
 
-    `after_validation`: print when validation ends (after the module's own epoch-end hook, so what it logs there is
-    shown too), else when the training epoch ends.
+    The line is printed when the training epoch ends, when Lightning has reduced the epoch's training metrics (at the
+    end of validation, which runs inside the training epoch, `callback_metrics` still holds the previous epoch's),
+    with what validation logged, the module's own epoch-end hook included, as it stood when validation ended.
     """
     import pytorch_lightning as pl
 
     class EpochReport(pl.Callback):
         def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-            self.started = time.perf_counter()
+            self.started, self.validated = time.perf_counter(), {}
 
-        def _report(self, trainer: pl.Trainer) -> None:
-            if trainer.sanity_checking or not trainer.is_global_zero or not hasattr(self, "started"):
+        def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if not trainer.sanity_checking and hasattr(self, "validated"):
+                self.validated = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val")}
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+            if not trainer.is_global_zero or not hasattr(self, "started"):
                 return
-            m = trainer.callback_metrics
-            parts = ", ".join(f"{key.removesuffix('_epoch')} {float(m[key]):.4f}" for key in metrics if key in m)
+            m = {**{k: float(v) for k, v in trainer.callback_metrics.items()}, **self.validated}
+            parts = ", ".join(f"{key.removesuffix('_epoch')} {m[key]:.4f}" for key in metrics if key in m)
             print(
                 f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {parts} "
                 f"({time.perf_counter() - self.started:.0f}s)",
                 flush=True,
             )
-
-        def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-            if after_validation:
-                self._report(trainer)
-
-        def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-            if not after_validation:
-                self._report(trainer)
 
     return EpochReport()

@@ -38,9 +38,8 @@ class ExportParams(Section):
     parity_atol: float = Field(1e-4, gt=0.0)
     quantize: bool = True
     calibration_images: int = Field(512, ge=1)
-    # classifiers: the share of validation images whose top probability falls below the out-of-distribution
-    # threshold stored in the model (predict warns below it)
-    ood_false_alarm: float = Field(0.05, gt=0.0, lt=0.5)
+    # classifiers: the share of validation images below the out-of-distribution threshold stored in the model
+    ood_false_alarm: float = Field(0.04, gt=0.0, lt=0.5)
 
 
 class RegistryParams(Section):

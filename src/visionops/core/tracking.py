@@ -184,15 +184,21 @@ def stage_run(stage: str, params: TrackingParams, root: Path) -> Iterator[Any]:
         yield run
 
 
+# the leaves of a metrics file that count what a run was given or made (sizes, epochs, images), not how well it did:
+# tags, so the charts show the measures that move and the runs table can still show these as columns
+CONSTANT_SUFFIXES = ("parameters", "epochs", "images", "bytes", "scenes", "questions", "steps")
+
+
 def log_json_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
-    """Log the numeric leaves of a (nested) metrics dict."""
+    """Log the numeric leaves of a (nested) metrics dict: measures as metrics, counts (CONSTANT_SUFFIXES) as tags."""
     import mlflow
 
     from visionops.core.config import flatten
 
     numeric = {
-        f"{prefix}{k}": float(v)
-        for k, v in flatten(metrics).items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
+        f"{prefix}{k}": v for k, v in flatten(metrics).items() if isinstance(v, int | float) and not isinstance(v, bool)
     }
-    mlflow.log_metrics(numeric)
+    constant = {k for k in numeric if k.rsplit("/", 1)[-1].rsplit(".", 1)[-1].endswith(CONSTANT_SUFFIXES)}
+    mlflow.log_metrics({k: float(v) for k, v in numeric.items() if k not in constant})
+    if constant:
+        mlflow.set_tags({k: str(numeric[k]) for k in sorted(constant)})

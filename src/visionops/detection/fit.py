@@ -81,7 +81,7 @@ def fit_detector(
         logger=logger if logger is not None else False,
         callbacks=[
             checkpoint,
-            epoch_report(["train/loss_epoch", "val/map50"], after_validation=True),
+            epoch_report(["train/loss_epoch", "val/map50"]),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

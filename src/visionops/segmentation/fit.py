@@ -84,7 +84,7 @@ def fit_segmenter(
         logger=logger if logger is not None else False,
         callbacks=[
             checkpoint,
-            epoch_report(["train/loss_epoch", "val/miou"], after_validation=True),
+            epoch_report(["train/loss_epoch", "val/miou"]),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,
