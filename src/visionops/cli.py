@@ -25,8 +25,11 @@ def _project(args: argparse.Namespace) -> Path:
 
 
 def _model_path(args: argparse.Namespace, default: Path) -> Path:
-    """The model a command reads: --model as given, else the project's own (found from --project, VISIONOPS_PROJECT
-    or the current folder), so a command works from any folder."""
+    """The model a command reads: --model as given (a file, or `models:/<name>@<alias>` or `models:/<name>/<version>`
+    from the registry), else the project's own (found from --project, VISIONOPS_PROJECT or the current folder), so a
+    command works from any folder."""
+    if str(args.model).startswith(REGISTRY_SCHEME):
+        return _registry_model(args, str(args.model), default)
     if args.model != default:
         return args.model
     from visionops.core.runtime import find_project_root
@@ -35,6 +38,63 @@ def _model_path(args: argparse.Namespace, default: Path) -> Path:
         return find_project_root(args.project) / default
     except UserError as exc:
         raise UserError(f"{exc}; or give the model with --model") from None
+
+
+REGISTRY_SCHEME = "models:"
+
+
+def _registry_model(args: argparse.Namespace, uri: str, default: Path) -> Path:
+    """Download a registered version into a temporary folder (removed at exit) and return its model in the form the
+    command reads: the .onnx file, or the folder that holds `default`'s files (the captioner's pair)."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from visionops import params
+    from visionops.core import config, tracking
+    from visionops.core.runtime import find_project_root
+
+    try:
+        root = find_project_root(args.project)
+        where = tracking.tracking_uri(params.load(root / config.PARAMS_FILE).tracking, root)
+    except UserError:
+        where = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if not where:
+            raise UserError(
+                f"--model {uri}: no project here to find the registry from; run inside one, give --project, or set "
+                "MLFLOW_TRACKING_URI"
+            ) from None
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    folder = Path(tempfile.mkdtemp(prefix="visionops-model-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # process-wide, as this command is the whole process: download_artifacts resolves models:/ URIs through the
+    # default registry whatever registry_uri it is given
+    mlflow.set_tracking_uri(where)
+    mlflow.set_registry_uri(where)
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # the answer is the output, not a progress bar
+    try:
+        mlflow.artifacts.download_artifacts(uri, dst_path=str(folder))
+    except MlflowException as exc:
+        reason = str(exc).splitlines()[0]
+        raise UserError(
+            f"--model {uri}: not found in the registry at {tracking.without_credentials(where)} ({reason}); "
+            "see the registered models and aliases in the MLflow UI"
+        ) from None
+    if default.suffix == ".onnx":
+        found = sorted(folder.rglob("*.onnx"))
+        if len(found) == 1:
+            return found[0]
+    else:
+        found = sorted({f.parent for f in folder.rglob(CAPTIONER_ENCODER)})
+        if len(found) == 1:
+            return found[0]
+    raise UserError(f"--model {uri}: that version holds no model this command reads ({default.name} is what it needs)")
+
+
+CAPTIONER_ENCODER = "encoder.onnx"  # the captioner is a folder: its encoder and its decoder step
 
 
 def cmd_run(args: argparse.Namespace) -> None:

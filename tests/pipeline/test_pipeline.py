@@ -6,7 +6,9 @@ changes a param last."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -278,6 +280,26 @@ def test_the_flow_leaves_every_model_report_and_registration_a_user_looks_for(ti
     answerers = [json.loads((project / "reports" / m / "registry.json").read_text()) for m in ("cnn_lstm", "film")]
     assert [(r["name"], r["version"]) for r in answerers] == [("visionops-vqa", "1"), ("visionops-vqa", "2")]
     assert not any(r["promoted"] for r in answerers)  # the tiny budget never promotes
+
+
+def test_the_registered_models_answer_through_models_uris_as_their_files_do(tiny_pipeline, tmp_path, run_command):
+    from PIL import Image
+
+    project, _ = tiny_pipeline
+    visionops = str(Path(sys.executable).with_name("visionops"))
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "item.png")
+    Image.fromarray(np.zeros((56, 56), np.uint8)).save(tmp_path / "scene.png")
+    for command, image, uri, model in (
+        ("predict", "item.png", "models:/visionops-classifier@challenger", "data/models/standard/classifier.onnx"),
+        ("caption", "scene.png", "models:/visionops-captioner@challenger", "data/models/attention"),  # version 2
+    ):
+        args = [visionops, command, "--project", str(project), str(tmp_path / image), "--model"]
+        registered = run_command([*args, uri], tmp_path)
+        assert registered.returncode == 0, registered.stderr
+        assert registered.stdout == run_command([*args, str(project / model)], tmp_path).stdout
+    missing = run_command([visionops, "predict", "--project", str(project), str(tmp_path / "item.png"),
+                           "--model", "models:/visionops-classifier@nobody"], tmp_path)  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not found in the registry" in missing.stderr
 
 
 def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_touches(tiny_pipeline, run_command):
