@@ -274,6 +274,8 @@ def _pipeline(root: Path) -> dict[str, str] | State:
             noop = not any(result in ("ran", "restored") for result in outcome.values())
             client.set_tag(run_id, NOOP_TAG, str(noop).lower())
             summary = {} if noop else headline_metrics(root / "reports")  # a no-op adds no second point per metric
+            if not noop:
+                _log_report(client, run_id, root / "reports" / "index.html")
             if summary:
                 now = int(time.time() * 1000)
                 client.log_batch(run_id, metrics=[Metric(key, value, now, 0) for key, value in summary.items()])
@@ -282,6 +284,26 @@ def _pipeline(root: Path) -> dict[str, str] | State:
             raise
         client.set_terminated(run_id, "FINISHED")
     return {stage: outcome[stage] for stage in order}
+
+
+def _log_report(client: object, run_id: str, page: Path) -> None:
+    """The report and a screenshot of it (where Chromium is installed) to the parent run, under `report/`."""
+    import tempfile
+
+    from visionops.report import screenshot
+
+    if not page.is_file():
+        return
+    client.log_artifact(run_id, str(page), "report")
+    with tempfile.TemporaryDirectory() as folder:
+        shot = Path(folder) / "index.png"
+        try:
+            taken = screenshot(page, shot)
+        except Exception as exc:  # a browser that will not start costs the screenshot, not the run
+            get_run_logger().warning("report: no screenshot (%s)", str(exc).splitlines()[0])
+            return
+        if taken:
+            client.log_artifact(run_id, str(shot), "report")
 
 
 def what_ran(outcome: dict[str, str], stages: int, failure: tuple[str, str] | None = None) -> str:

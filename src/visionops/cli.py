@@ -187,6 +187,20 @@ def outcome_summary(outcome: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from visionops import params
+    from visionops.core import config
+    from visionops.report import report_stage
+
+    root = _project(args)
+    report_stage(
+        reports=root / "reports",
+        out=root / "reports" / "index.html",
+        params=params.load(root / config.PARAMS_FILE),
+        root=root,
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     root = _project(args)
     from pipelines.serve import serve
@@ -394,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--project", type=Path, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    report = sub.add_parser(
+        "report", help="write reports/index.html: every family's numbers, figures and registrations, self-contained"
+    )
+    report.add_argument("--project", type=Path, default=None)
+    report.set_defaults(func=cmd_report)
 
     predict = sub.add_parser("predict", help="classify images with the ONNX model (onnxruntime only)")
     predict.add_argument("images", nargs="+", type=Path)

@@ -62,7 +62,8 @@ def test_predict_prints_a_class_per_image_and_brings_other_sizes_to_the_training
     lines = result.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(tmp_path / "a.png"), str(tmp_path / "b.jpg")]
     assert all(line.split("\t")[1].startswith("k") and 0 < float(line.split("\t")[2]) <= 1 for line in lines)
-    assert "b.jpg is 40x56: light background (0.78) inverted, padded to 56x56, resized to 28x28" in result.stderr
+    done = "light background (0.78) inverted, levels stretched to a black background, padded to 56x56, resized to 28x28"
+    assert f"b.jpg is 40x56: {done}" in result.stderr
 
 
 def test_predict_refuses_a_file_that_is_not_an_image(model_file, tmp_path):

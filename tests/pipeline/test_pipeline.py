@@ -66,6 +66,7 @@ STAGES = [
     "vqa_evaluate",
     "vqa_register@cnn_lstm",
     "vqa_register@film",
+    "report",
 ]
 
 
@@ -85,6 +86,8 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout
     assert parent.info.run_name == f"tiny {head[:7]}: all {len(STAGES)} stages ran"  # the budget, the commit, what ran
     assert parent.data.tags["visionops.noop"] == "false"
+    shown = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert shown == {"report/index.html", "report/index.png"}  # the report and a screenshot of it
     assert parent.data.tags["prefect_flow_run_id"]
     assert parent.info.status == "FINISHED"
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
@@ -94,7 +97,8 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
         "scenes",
         "cluttered_scenes",
         "questions",
-    }  # data stages open no MLflow run
+        "report",
+    }  # data stages open no MLflow run, nor does the report (it goes to the parent run)
     data_md5 = next(o["md5"] for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["prepare"]["outs"])
     assert parent.data.tags["data_version"] == data_md5
     for child in children.values():
@@ -327,7 +331,8 @@ def test_dvc_finds_nothing_stale_after_the_flow_and_reruns_only_what_a_param_tou
     changed = run_command([sys.executable, "-m", "dvc", "repro"], project)
     assert changed.returncode == 0, changed.stderr[-2000:]
     ran = {s for s in STAGES if f"Running stage '{s}'" in changed.stdout}
-    assert ran == {"evaluate@standard", "evaluate@robust"}  # register's inputs (the model, the metrics) did not change
+    # register's inputs (the model, the metrics) did not change; the report shows the new mistakes figures
+    assert ran == {"evaluate@standard", "evaluate@robust", "report"}
     assert "up to date" in run_command([sys.executable, "-m", "dvc", "status"], project).stdout
 
     # a training stage is in DVC's run cache (its checkpoints are no output): another epoch count trains anew,

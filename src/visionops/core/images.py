@@ -91,12 +91,15 @@ def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 LIGHT_BACKGROUND = 0.5  # a border brighter than this is a light background: Fashion-MNIST's is black
-ITEM_CONTRAST = 0.1  # a pixel this far from the background is part of the item
+ITEM_CONTRAST = 0.2  # a pixel this far from the background is part of the item
+ITEM_SHARE = 0.02  # a row or column holds the item where this share of its pixels does
+BLACK = 0.02  # a background darker than this is black already
 
 
 def as_fashion_item(gray: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
-    """A photo of one item as Fashion-MNIST shows one: light on black, cropped to the item, padded (not stretched)
-    to a square and resized to `size` (width, height). Returns the pixels and what was done, for a note.
+    """A photo of one item as Fashion-MNIST shows one: light on black (inverted, levels stretched so the
+    background is black and the item's brightest pixel white), cropped to the item, padded (not stretched) to a
+    square and resized to `size` (width, height). Returns the pixels and what was done, for a note.
 
     An image already at `size` on a dark background is left as it is: it is in the training images' form.
     """
@@ -108,8 +111,17 @@ def as_fashion_item(gray: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
         done.append(f"light background ({1.0 - background:.2f}) inverted")
     if gray.shape[::-1] == size:
         return gray, done
-    rows, cols = np.nonzero(np.abs(gray - background) > ITEM_CONTRAST)
-    if len(rows) and (np.ptp(rows) + 1, np.ptp(cols) + 1) != gray.shape:
+    if background > BLACK:
+        # Fashion-MNIST's background is black, and its items span the grey levels up to white
+        gray = np.clip((gray - background) / max(float(gray.max()) - background, ITEM_CONTRAST), 0.0, 1.0)
+        background = 0.0
+        done.append("levels stretched to a black background")
+    # the item's rows and columns: those with a few per cent of their pixels off the background (single noisy
+    # pixels of a photo's background do not count)
+    item = np.abs(gray - background) > ITEM_CONTRAST
+    rows = np.flatnonzero(item.sum(axis=1) >= max(1, ITEM_SHARE * gray.shape[1]))
+    cols = np.flatnonzero(item.sum(axis=0) >= max(1, ITEM_SHARE * gray.shape[0]))
+    if len(rows) and len(cols) and (np.ptp(rows) + 1, np.ptp(cols) + 1) != gray.shape:
         gray = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         done.append("cropped to the item")
     height, width = gray.shape
