@@ -300,7 +300,7 @@ def _log_report(client: object, run_id: str, page: Path) -> None:
         try:
             taken = screenshot(page, shot)
         except Exception as exc:  # a browser that will not start costs the screenshot, not the run
-            get_run_logger().warning("report: no screenshot (%s)", str(exc).splitlines()[0])
+            get_run_logger().warning("report: no screenshot (%s)", (str(exc).splitlines() or [type(exc).__name__])[0])
             return
         if taken:
             client.log_artifact(run_id, str(shot), "report")
