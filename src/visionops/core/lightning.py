@@ -25,20 +25,27 @@ def quiet_lightning() -> None:
 
 
 def resolve_precision(precision: str, *, on_gpu: bool) -> str:
-    """Lightning's precision for 'auto': bf16-mixed on a GPU that has bf16, and on a CPU with native bf16 (AMX or
-    AVX512-BF16, through oneDNN); else 32-true. On this project's 2-core CPU (AMX) bf16-mixed trained the ResNet
-    at 1.3-1.6x the images/s of fp32, to the same accuracy."""
+    """Lightning's precision for 'auto': bf16-mixed on a GPU that has bf16, and on a CPU with native bf16 matrix
+    instructions (AMX or AVX512-BF16); else 32-true. oneDNN also "supports" bf16 on a CPU with AVX-512 alone, by
+    conversion: there the ResNet's training step ran 2-4x slower in bf16-mixed than in fp32, so that does not count.
+    With AMX, bf16-mixed trained the ResNet at 1.3-1.6x the images/s of fp32, to the same accuracy."""
     if precision != "auto":
         return precision
     import torch
 
     if on_gpu:
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+    return "bf16-mixed" if native_cpu_bf16() else "32-true"
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 products natively (AMX tiles or AVX512-BF16), as torch detects it."""
+    import torch
+
     try:
-        native = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = False
-    return "bf16-mixed" if native else "32-true"
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without these probes: fp32 is never the slow choice
+        return False
 
 
 def code_digest(family: str) -> str:
