@@ -16,6 +16,7 @@ from visionops.core.lightning import (
     FINGERPRINT_FILE,
     epoch_report,
     fingerprint,
+    random_state_in_checkpoints,
     resolve_precision,
     resumable_checkpoint,
 )
@@ -185,6 +186,7 @@ def fit_captioner(
         callbacks=[
             checkpoint,
             epoch_report(["train/loss_epoch", "val/loss", "val/word_acc"]),
+            random_state_in_checkpoints(),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

@@ -15,6 +15,7 @@ from visionops.core.lightning import (
     epoch_report,
     fingerprint,
     quiet_lightning,
+    random_state_in_checkpoints,
     resolve_precision,
     resumable_checkpoint,
 )
@@ -109,7 +110,7 @@ def fit_classifier(
         enable_version_counter=False,
     )
     report = epoch_report(["train/loss_epoch", "val/acc", "val/pgd_acc"])
-    callbacks = [checkpoint, report, *(callbacks or [])]
+    callbacks = [checkpoint, report, random_state_in_checkpoints(), *(callbacks or [])]
     if logger is not None:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     trainer = pl.Trainer(

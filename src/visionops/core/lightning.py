@@ -130,3 +130,26 @@ def epoch_report(metrics: list[str]) -> Any:
             )
 
     return EpochReport()
+
+
+def random_state_in_checkpoints() -> Any:
+    """A callback that keeps torch's random state in each checkpoint and puts it back on resume, so that what an
+    epoch draws after a resume (dropout masks, noise, random starts) is what the uninterrupted run drew. Lightning
+    saves the model, optimiser and loops, not the generator: without this a resumed captioner drew other dropout
+    masks and ended 0.9 points of word accuracy away from the uninterrupted run."""
+    import pytorch_lightning as pl
+    import torch
+
+    class RandomState(pl.Callback):
+        def on_save_checkpoint(self, trainer: pl.Trainer, module: pl.LightningModule, checkpoint: dict) -> None:
+            checkpoint["torch_rng_state"] = torch.get_rng_state()
+            if torch.cuda.is_available():
+                checkpoint["cuda_rng_states"] = torch.cuda.get_rng_state_all()
+
+        def on_load_checkpoint(self, trainer: pl.Trainer, module: pl.LightningModule, checkpoint: dict) -> None:
+            if "torch_rng_state" in checkpoint:
+                torch.set_rng_state(checkpoint["torch_rng_state"])
+            if "cuda_rng_states" in checkpoint and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(checkpoint["cuda_rng_states"])
+
+    return RandomState()

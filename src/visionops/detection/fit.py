@@ -9,7 +9,13 @@ from typing import Any
 import torch
 
 from visionops.core.errors import UserError
-from visionops.core.lightning import FINGERPRINT_FILE, epoch_report, fingerprint, resumable_checkpoint
+from visionops.core.lightning import (
+    FINGERPRINT_FILE,
+    epoch_report,
+    fingerprint,
+    random_state_in_checkpoints,
+    resumable_checkpoint,
+)
 from visionops.core.training import FitResult
 from visionops.data.scenes.cluttered import ClutteredSplit
 from visionops.detection.params import DetectorParams
@@ -82,6 +88,7 @@ def fit_detector(
         callbacks=[
             checkpoint,
             epoch_report(["train/loss_epoch", "val/map50"]),
+            random_state_in_checkpoints(),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

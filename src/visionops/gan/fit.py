@@ -10,7 +10,13 @@ from typing import Any
 import torch
 
 from visionops.core.errors import UserError
-from visionops.core.lightning import FINGERPRINT_FILE, epoch_report, fingerprint, resumable_checkpoint
+from visionops.core.lightning import (
+    FINGERPRINT_FILE,
+    epoch_report,
+    fingerprint,
+    random_state_in_checkpoints,
+    resumable_checkpoint,
+)
 from visionops.core.sections import AugmentParams
 from visionops.data.prepare import Prepared
 from visionops.gan.params import GANParams
@@ -70,6 +76,7 @@ def fit_gan(
         callbacks=[
             checkpoint,
             epoch_report(["train/d_loss_epoch", "train/g_loss_epoch", "train/d_grad_norm_epoch"]),
+            random_state_in_checkpoints(),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

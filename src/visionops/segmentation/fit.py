@@ -13,6 +13,7 @@ from visionops.core.lightning import (
     FINGERPRINT_FILE,
     epoch_report,
     fingerprint,
+    random_state_in_checkpoints,
     resolve_precision,
     resumable_checkpoint,
 )
@@ -85,6 +86,7 @@ def fit_segmenter(
         callbacks=[
             checkpoint,
             epoch_report(["train/loss_epoch", "val/miou"]),
+            random_state_in_checkpoints(),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,

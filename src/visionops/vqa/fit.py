@@ -17,6 +17,7 @@ from visionops.core.lightning import (
     FINGERPRINT_FILE,
     epoch_report,
     fingerprint,
+    random_state_in_checkpoints,
     resolve_precision,
     resumable_checkpoint,
 )
@@ -153,6 +154,7 @@ def fit_vqa(
         callbacks=[
             checkpoint,
             epoch_report(["train/loss_epoch", "val/loss", "val/acc"]),
+            random_state_in_checkpoints(),
         ],
         enable_progress_bar=False,
         enable_model_summary=False,
