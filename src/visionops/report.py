@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from visionops.headlines import FAMILIES, Family
+from visionops.headlines import FAMILIES, Family, headlines_by_model
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
@@ -114,10 +114,25 @@ def screenshot(page: Path, out: Path, width: int = 1280, height: int = 900) -> b
     return True
 
 
-def report_stage(*, reports: Path, out: Path, params: object, root: Path) -> None:
-    """Write `out` from the reports under `reports`, atomically."""
+def write_headline_files(reports: Path, folder: Path) -> list[Path]:
+    """`folder/<family>_<model>.json` with that model's headline numbers, one file per model: the metrics files of
+    dvc.yaml, so `dvc metrics show` is one short row per model (the stages' own files hold the details)."""
+    from visionops.core.io import atomic_write_json
+
+    written = []
+    for (prefix, model), metrics in headlines_by_model(reports).items():
+        written.append(folder / f"{prefix}_{model}.json")
+        atomic_write_json(written[-1], metrics)
+    return written
+
+
+def report_stage(*, reports: Path, out: Path, params: object, root: Path, headlines: Path | None = None) -> None:
+    """Write `out` from the reports under `reports`, atomically, and the headline metrics files into `headlines`."""
     from visionops.core import tracking
     from visionops.core.io import atomic_path
+
+    if headlines is not None:
+        write_headline_files(reports, headlines)
 
     page = render(
         reports,

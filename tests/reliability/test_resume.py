@@ -64,13 +64,14 @@ def test_killed_training_resumes_and_lands_where_an_uninterrupted_run_does(tiny_
     # one thread: on a CPU without native bf16 the VQA trainer runs in fp32, and two uninterrupted runs of it on two
     # threads ended 1.7 points apart on this tiny validation set, noise that would hide what is checked here
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "OMP_NUM_THREADS": "1", "VISIONOPS_THREADS": "1"}
+    # the uninterrupted run trains beside the killed one and its resume: one thread each, so neither result depends
+    # on the other, and the case takes about one run's time instead of two
+    whole_log = (tmp_path / "whole.log").open("w")  # a file, not a pipe nobody reads until the end
+    whole = subprocess.Popen(
+        _command(project, family, tmp_path / "whole", params), cwd=project, stdout=whole_log, stderr=whole_log,
+        env=env,
+    )  # fmt: skip
     try:
-        whole = subprocess.run(
-            _command(project, family, tmp_path / "whole", params), cwd=project, capture_output=True, text=True,
-            timeout=600, env=env,
-        )  # fmt: skip
-        assert whole.returncode == 0, whole.stderr[-3000:]
-
         killed_out = tmp_path / "killed"
         victim = subprocess.Popen(
             _command(project, family, killed_out, params), cwd=project, stdout=subprocess.DEVNULL,
@@ -91,7 +92,11 @@ def test_killed_training_resumes_and_lands_where_an_uninterrupted_run_does(tiny_
             timeout=600, env=env,
         )  # fmt: skip
         assert again.returncode == 0, again.stderr[-3000:]
+        assert whole.wait(timeout=600) == 0, (tmp_path / "whole.log").read_text()[-3000:]
     finally:
+        whole.kill()
+        whole.wait()
+        whole_log.close()
         params.unlink()
     metric = FAMILIES[family][5]
     first, resumed = (json.loads((tmp_path / d / "train.json").read_text()) for d in ("whole", "killed"))

@@ -20,7 +20,7 @@ def test_runs_artifacts_and_registry_live_on_the_server(deployed_run, http_json)
         r["info"]["run_name"] for r in children
     }
     assert all(r["info"]["status"] == "FINISHED" for r in runs)
-    assert any(m["key"].startswith("standard/") for m in parent["data"].get("metrics", []))
+    assert any(m["key"].startswith("classifier/standard_") for m in parent["data"].get("metrics", []))
 
     # artifacts went through the server to its --artifacts-destination, not to a folder of the client's
     evaluate = by_name["evaluate@standard"]

@@ -25,21 +25,25 @@ def examples_figure(
     n = len(images)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 4.6 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    # each scene's text has a row of its own above the image, so a long caption cannot run into the panel above
+    fig = plt.figure(figsize=(3.4 * cols, 5.2 * rows + 0.4))
+    grid = fig.add_gridspec(2 * rows, cols, height_ratios=[1.9, 3.3] * rows, hspace=0.02, wspace=0.08)
     for i in range(n):
-        ax = axes.flat[i]
-        ax.imshow(images[i].transpose(1, 2, 0).squeeze(-1), cmap="gray", vmin=0, vmax=255)
+        row, col = divmod(i, cols)
         verdict = "true" if not errors[i] else ", ".join(errors[i])
         text = (
-            "\n".join(textwrap.wrap(generated[i], 34))
+            "\n".join(textwrap.wrap(generated[i], 40))
             + f"\n[{verdict}]\nrefs: "
-            + "\n".join(textwrap.wrap(" | ".join(references[i][:2]), 40))
+            + "\n".join(textwrap.wrap(" | ".join(references[i][:2]), 44)[:8])
         )
-        ax.set_title(text, fontsize=7, color="darkgreen" if not errors[i] else "darkred", loc="left")
+        above = fig.add_subplot(grid[2 * row, col])
+        above.axis("off")
+        above.text(0, 0, text, fontsize=7, va="bottom", ha="left", color="darkgreen" if not errors[i] else "darkred")
+        ax = fig.add_subplot(grid[2 * row + 1, col])
+        ax.axis("off")
+        ax.imshow(images[i].transpose(1, 2, 0).squeeze(-1), cmap="gray", vmin=0, vmax=255)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.5 / (5.2 * rows + 0.4))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -62,8 +62,9 @@ def step_feeds(
     return {i.name: given[i.name] for i in sess.get_inputs()}
 
 
-def load_ort_captioner(folder: Path, threads: int = 0) -> OrtCaptioner:
+def load_ort_captioner(folder: str | Path, threads: int = 0) -> OrtCaptioner:
     """The pair in `folder` (encoder.onnx, decoder_step.onnx), as the caption_export stage writes it."""
+    folder = Path(folder)
     return ort_captioner(folder / ENCODER_FILE, folder / STEP_FILE, threads)
 
 

@@ -46,21 +46,37 @@ def mistakes_figure(
     plt.close(fig)
 
 
+# how each method's map reads, and its colours: occlusion can be negative (hiding a patch raised the logit)
+EXPLANATION_SCALES = {
+    "occlusion": ("logit drop, patch hidden", "RdBu_r"),
+    "saliency": ("|d logit / d pixel|", "inferno"),
+    "grad_cam": ("class evidence", "inferno"),
+}
+
+
 def explanations_figure(images: np.ndarray, maps: dict[str, np.ndarray], titles: list[str], path: Path) -> None:
-    """One row per image: the image, then each attribution map overlaid."""
+    """One row per image: the image, then each attribution map overlaid, on one colour scale per method (shared by
+    every row, so rows compare) with its colour bar."""
     plt = pyplot()
-    n, cols = len(images), 1 + len(maps)
-    fig, axes = plt.subplots(max(n, 1), cols, figsize=(1.8 * cols, 1.8 * max(n, 1)), squeeze=False)
+    n, cols = max(len(images), 1), 1 + len(maps)
+    fig, axes = plt.subplots(n, cols, figsize=(1.8 * cols, 1.8 * n + 0.9), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for r in range(n):
+    for r in range(len(images)):
         axes[r, 0].imshow(images[r], cmap="gray", vmin=0, vmax=1)
         axes[r, 0].set_title(titles[r], fontsize=7)
-        for c, (name, values) in enumerate(maps.items(), start=1):
+    for c, (name, values) in enumerate(maps.items(), start=1):
+        label, cmap = EXPLANATION_SCALES.get(name, (name, "inferno"))
+        top = float(np.abs(values).max()) or 1.0
+        low = -top if cmap == "RdBu_r" else 0.0
+        shown = None
+        for r in range(len(images)):
             axes[r, c].imshow(images[r], cmap="gray", vmin=0, vmax=1)
-            axes[r, c].imshow(values[r], cmap="jet", alpha=0.5)
-            if r == 0:
-                axes[r, c].set_title(name.replace("_", "-"), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+            shown = axes[r, c].imshow(values[r], cmap=cmap, vmin=low, vmax=top, alpha=0.6)
+        axes[0, c].set_title(name.replace("_", "-"), fontsize=8)
+        if shown is not None:
+            bar = fig.colorbar(shown, ax=axes[:, c], orientation="horizontal", fraction=0.03, pad=0.01, aspect=12)
+            bar.set_label(label, fontsize=6)
+            bar.ax.tick_params(labelsize=6)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

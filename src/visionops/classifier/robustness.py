@@ -113,6 +113,7 @@ def robustness_stage(
                 )
             (out / "curve.csv").write_text("\n".join(rows) + "\n")
             plots.curves_figure(curves, out / "robust_accuracy.png")
+            attack = f"PGD ({rp.pgd_steps} steps, {' then '.join(rp.losses)} loss)"
             for name, curve in curves.items():
                 shown = _examples(curve, y, rp.examples)
                 plots.adversarial_examples_figure(
@@ -122,6 +123,7 @@ def robustness_stage(
                     predicted=curve.predictions[shown].cpu().numpy(),
                     classes=data.classes,
                     eps=rp.headline_eps,
+                    title=f"{name} model: {attack} at eps {rp.headline_eps}",
                     path=out / f"examples_{name}.png",
                 )
             mlflow.log_artifacts(str(out), "robustness")

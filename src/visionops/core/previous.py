@@ -3,8 +3,8 @@
 `dvc repro` deletes a stage's outputs before it runs the command, so the stage's own atomic writes cannot save them:
 a failed stage would leave nothing. The stage entry point (`visionops.core.stage.stage_main`) therefore puts back,
 after a failure, every output that dvc.lock records and that is missing: a cached one from DVC's cache (a folder from
-its `.dir` listing), an uncached one (the metrics files, which git tracks) from the copy kept, by md5, when it was
-last written. `visionops run` does the same its own way (pipelines/dvc_stages.py sets outputs aside).
+its `.dir` listing), an uncached one (the headline metrics files, which git tracks) from the copy kept, by md5, when
+it was last written. `visionops run` does the same its own way (pipelines/dvc_stages.py sets outputs aside).
 """
 
 from __future__ import annotations

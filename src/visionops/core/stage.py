@@ -124,7 +124,8 @@ def declared_params(dvc_yaml: Path, stage: str) -> set[str]:
 
 
 def uncached_outputs(dvc_yaml: Path, stage: str) -> list[str]:
-    """The stage's outputs that DVC does not cache (its metrics files) and does not keep (persist) across a run."""
+    """The stage's outputs that DVC does not cache (the headline metrics files, the detection and VQA report folders)
+    and does not keep (persist) across a run."""
     entry, interpolate = _resolved_entry(dvc_yaml, stage)
     found = []
     for kind in ("outs", "metrics", "plots"):

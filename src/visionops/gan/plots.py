@@ -31,6 +31,26 @@ def save_png(image: np.ndarray, path: Path, scale: int = 2) -> None:
     picture.save(path, format="PNG")
 
 
+def labelled_grid_figure(images: Any, columns: int, *, column_labels: list[str], title: str, path: Path) -> None:
+    """`grid_image` with a title and, where each column is one class (a conditional G), the class names above."""
+    plt = pyplot()
+    grid = grid_image(images, columns)
+    side = (grid.shape[1] - 2) / columns
+    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 0.4, grid.shape[0] / 40 + 0.9))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_yticks([])
+    ax.set_xticks([])
+    if column_labels:
+        ax.xaxis.tick_top()
+        ax.set_xticks([1 + side * (c + 0.5) for c in range(columns)], column_labels, rotation=40, ha="left", fontsize=7)
+        ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=8, y=1.16 if column_labels else 1.0)
+    fig.savefig(path, dpi=100, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
 def rows_figure(rows: list[tuple[str, np.ndarray]], title: str, path: Path) -> None:
     """One labelled row of images per entry: (label, [M, 1, H, W] pixels)."""
     plt = pyplot()

@@ -39,7 +39,7 @@ def train_stage(
     from visionops.core.model_file import save_model
     from visionops.data.prepare import MANIFEST_FILE, load_prepared
     from visionops.gan.fit import fit_gan
-    from visionops.gan.plots import grid_image, save_png
+    from visionops.gan.plots import labelled_grid_figure
 
     data = load_prepared(data_path)
     data_digest = hashlib.sha256((data_path / MANIFEST_FILE).read_bytes()).hexdigest()
@@ -55,7 +55,13 @@ def train_stage(
         result = fit_gan(gan, data, ckpt_dir=checkpoints, data_digest=data_digest, section=section, logger=logger)
         atomic_save(model, lambda tmp: save_model(tmp, result.spec, result.state_dict))
         columns = len(data.classes) if gan.conditional else 10
-        atomic_save(samples, lambda tmp: save_png(grid_image(result.samples, columns), tmp))
+        kind = "one column per class" if gan.conditional else "unconditional"
+        title = f"{name}: samples of the EMA generator from fixed noise ({kind}), epoch {result.metrics['epochs']}"
+        labels = list(data.classes) if gan.conditional else []
+        atomic_save(
+            samples,
+            lambda tmp: labelled_grid_figure(result.samples, columns, column_labels=labels, title=title, path=tmp),
+        )
         metrics = {**result.metrics, "train_images": int(len(data.train_y))}
         atomic_write_json(metrics_path, metrics)
         tracking.log_json_metrics(metrics, prefix="summary/")

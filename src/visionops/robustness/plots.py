@@ -34,9 +34,11 @@ def adversarial_examples_figure(
     predicted: np.ndarray,
     classes: list[str],
     eps: float,
+    title: str,
     path: Path,
 ) -> None:
-    """One row per image [N, H, W]: clean, perturbation amplified to the full grey range, adversarial."""
+    """One row per image [N, H, W]: clean, perturbation amplified to the full grey range, adversarial; `title` names
+    the model and the attack."""
     plt = pyplot()
     n = max(len(clean), 1)
     fig, axes = plt.subplots(n, 3, figsize=(5.4, 1.9 * n), squeeze=False)
@@ -47,12 +49,13 @@ def adversarial_examples_figure(
             (delta, f"perturbation (±{eps} stretched)", dict(cmap="seismic", vmin=-(eps or 1), vmax=eps or 1)),
             (adversarial[i], f"adversarial: {classes[predicted[i]]}", dict(cmap="gray", vmin=0, vmax=1)),
         ]
-        for ax, (image, title, style) in zip(axes[i], panels):
+        for ax, (image, label, style) in zip(axes[i], panels):
             ax.imshow(image, **style)
             ax.set_title(
-                title, fontsize=8, color="red" if "adversarial" in title and predicted[i] != labels[i] else "black"
+                label, fontsize=8, color="red" if "adversarial" in label and predicted[i] != labels[i] else "black"
             )
             ax.axis("off")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

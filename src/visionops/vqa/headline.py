@@ -11,7 +11,7 @@ def headline_metrics(reports: Path) -> dict[str, float]:
     path = reports / "vqa.json"
     if path.is_file():
         for name, result in json.loads(path.read_text()).items():
-            for key in ("accuracy", "heldout_accuracy"):
+            for key, label in (("accuracy", "test_accuracy"), ("heldout_accuracy", "heldout_accuracy")):
                 if isinstance(result, dict) and key in result:
-                    summary[f"vqa_{name}/{key}"] = result[key]
+                    summary[f"{name}/{label}"] = result[key]
     return summary

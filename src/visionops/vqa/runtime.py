@@ -57,7 +57,7 @@ class OrtVQA:
         return [self.meta["answers"][k] for k in p.argmax(1)], p.max(1) if len(p) else np.zeros(0)
 
 
-def load_ort_vqa(path: Path, threads: int = 0) -> OrtVQA:
+def load_ort_vqa(path: str | Path, threads: int = 0) -> OrtVQA:
     from visionops.core.ort import session
 
     sess = session(path, threads, "run the vqa_export stage first (dvc repro vqa_export)")
