@@ -57,7 +57,9 @@ def _registry_model(args: argparse.Namespace, uri: str, default: Path) -> Path:
 
     try:
         root = find_project_root(args.project)
-        where = tracking.tracking_uri(params.load(root / config.PARAMS_FILE).tracking, root)
+        tracking_params = params.load(root / config.PARAMS_FILE).tracking
+        tracking.follow_moved_store(tracking_params, root)
+        where = tracking.tracking_uri(tracking_params, root)
     except UserError:
         where = os.environ.get("MLFLOW_TRACKING_URI", "")
         if not where:
@@ -123,7 +125,9 @@ def _run(args: argparse.Namespace, root: Path) -> None:
         print(f"params.yaml: set {', '.join(f'{k}={v}' for k, v in changed.items())}")
 
     from pipelines.dvc_stages import DvcStages
+    from visionops.core import tracking
 
+    tracking.follow_moved_store(current.tracking, root)  # a no-op run too: it is how a moved project's UI heals
     with DvcStages(root) as dvc:  # DVC alone answers "is anything stale?": a no-op run starts no Prefect server
         stale = dvc.stale()
     if not stale:
@@ -131,7 +135,6 @@ def _run(args: argparse.Namespace, root: Path) -> None:
         return
 
     from pipelines.pipeline import run_pipeline
-    from visionops.core import tracking
 
     tracking.ensure_experiment(params.load(params_file).tracking, root)  # a broken store: one line, no flow started
     outcome = run_pipeline(root)

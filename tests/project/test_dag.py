@@ -108,6 +108,21 @@ def test_the_analysis_follows_imports_inside_functions():
     assert "src/visionops/gan/networks.py" not in files
 
 
+def test_every_stage_can_come_back_from_the_run_cache():
+    """DVC leaves a stage out of its run cache when an output is `persist` or uncached without being a metric; such a
+    stage reruns in full when a user switches budgets and back, instead of being restored."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    excluded = [
+        f"{name}: {path}"
+        for name, stage in stages.items()
+        for out in stage.get("outs", [])
+        if isinstance(out, dict)
+        for path, flags in out.items()
+        if (flags or {}).get("persist") or (flags or {}).get("cache") is False
+    ]
+    assert not excluded, f"outputs that keep their stage out of DVC's run cache: {excluded}"
+
+
 def write_deps() -> None:
     """Replace each stage's src deps in dvc.yaml with the files it runs (its own entry point first)."""
     from ruamel.yaml import YAML

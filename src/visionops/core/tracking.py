@@ -48,6 +48,7 @@ def ensure_experiment(params: TrackingParams, root: Path) -> str:
     from mlflow import MlflowClient
 
     uri = tracking_uri(params, root)
+    follow_moved_store(params, root)
     try:
         client = MlflowClient(uri)
         found = client.get_experiment_by_name(params.experiment)
@@ -56,6 +57,17 @@ def ensure_experiment(params: TrackingParams, root: Path) -> str:
     if found is not None:
         return found.experiment_id
     return client.create_experiment(params.experiment, artifact_location=artifact_location(params, root, uri))
+
+
+def follow_moved_store(params: TrackingParams, root: Path) -> None:
+    """Point the project's own MLflow store at this folder if the project was moved here (core.moved_store)."""
+    import sys
+
+    from visionops.core.moved_store import follow_moved_project
+
+    note = follow_moved_project(params, root, tracking_uri(params, root))
+    if note:
+        print(note, file=sys.stderr)
 
 
 def without_credentials(text: str) -> str:
