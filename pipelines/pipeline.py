@@ -144,7 +144,6 @@ def run_stages(
     outcome: dict[str, str] = {}
     running: dict[str, tuple[PrefectFuture[str | State], str | None]] = {}
     failure: tuple[str, str] | None = None
-    unlocked: list[str] = []  # ran, outputs cached; their dvc.lock entries are written while the workers compute
     while True:
         while failure is None:
             startable = [
@@ -177,9 +176,7 @@ def run_stages(
                 runner.submit(stage, command, root=str(root), env=env, workers=workers, threads=threads),
                 command.group,
             )
-        for stage in unlocked:
-            dvc.write_lock(stage)
-        unlocked.clear()
+        dvc.write_lock()  # of the stages finished or restored so far, while the workers compute
         if not running:
             return outcome, failure
         done = next(as_completed([future for future, _ in running.values()]))
@@ -189,11 +186,10 @@ def run_stages(
         state = done.state
         if state.is_completed():
             try:
-                dvc.save_outputs(stage)  # a downstream stage's stale check needs these hashes, not the lock entry
+                dvc.finish(stage)  # a downstream stage's stale check needs its outputs' hashes, not the lock entry
             except UserError as exc:
                 failure = failure or (stage, str(exc))
                 continue
-            unlocked.append(stage)
             outcome[stage] = "ran"
             env = _with_data_version(env, dvc, stage)
         else:

@@ -89,7 +89,8 @@ def _alias(registration: dict) -> str:
     if registration["promoted"]:
         return "champion"
     champion = registration.get("champion_version")
-    return f"challenger (champion: version {champion})" if champion else "challenger"
+    alias = registration.get("alias", "challenger")
+    return f"{alias} (champion: version {champion})" if champion else alias
 
 
 def screenshot(page: Path, out: Path, width: int = 1280, height: int = 900) -> bool:

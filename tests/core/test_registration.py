@@ -74,14 +74,16 @@ def test_the_same_file_registered_twice_is_one_version(registry, tmp_path):
     assert digest == promotion.files_digest(tmp_path / "b.onnx")
 
 
-def test_a_budget_that_may_not_promote_never_moves_the_champion_and_marks_its_versions(registry, tmp_path):
+def test_a_budget_that_may_not_promote_moves_neither_champion_nor_challenger_and_marks_its_versions(registry, tmp_path):
     champion = _register(_onnx(tmp_path / "a.onnx", 1.0), 0.90)
     tiny = RegistryParams(promote=False, label="tiny")
     better = _register(_onnx(tmp_path / "b.onnx", 2.0), 0.99, registry=tiny)  # beats the champion, but from tiny
     assert (better.version, better.promoted, better.champion_version) == ("2", False, champion.version)
     assert "registry.promote is false for 'tiny'" in better.reason
     assert str(registry.get_model_version_by_alias("m", promotion.CHAMPION).version) == champion.version
-    assert str(registry.get_model_version_by_alias("m", promotion.CHALLENGER).version) == "2"
+    assert str(registry.get_model_version_by_alias("m", promotion.CHALLENGER).version) == champion.version
+    assert str(registry.get_model_version_by_alias("m", "tiny").version) == "2" and better.alias == "tiny"
+    assert "is 'tiny' (its budget's alias); champion stays version 1" in promotion.verdict_line("r", better)
     marked = registry.get_model_version("m", "2")
     assert marked.tags[promotion.BUDGET_TAG] == "tiny" and registry.get_model_version("m", "1").tags["budget"] == "cpu"
     assert "'standard', tiny budget, commit abc123" in marked.description

@@ -131,19 +131,20 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     # one section per family in MLflow's chart view: it groups a run's metrics by what comes before the last `/`
     families = {"classifier", "gan", "captioning", "segmentation", "detection", "vqa"}
     assert {key.rsplit("/", 1)[0] for key in parent.data.metrics} == families
-    # the tiny budget registers (challenger, marked as tiny) and never promotes (registry.promote: false)
-    challenger = client.get_model_version_by_alias("visionops-classifier", "challenger")
-    assert str(challenger.version) == "1" and challenger.tags["budget"] == "tiny"
-    assert float(challenger.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
-    assert "tiny budget" in challenger.description and f"test_accuracy {accuracy:.4f}" in challenger.description
+    # the tiny budget registers under its own alias, marked as tiny, and never promotes (registry.promote: false)
+    tiny = client.get_model_version_by_alias("visionops-classifier", "tiny")
+    assert str(tiny.version) == "1" and tiny.tags["budget"] == "tiny"
+    assert float(tiny.tags["test_accuracy"]) == pytest.approx(accuracy, abs=1e-6)
+    assert "tiny budget" in tiny.description and f"test_accuracy {accuracy:.4f}" in tiny.description
     standard = json.loads((project / "reports" / "standard" / "registry.json").read_text())
     assert standard["promoted"] is False and standard["reason"].startswith("registry.promote is false for 'tiny'")
     assert children["register@standard"].data.tags["verdict"].endswith(f"no champion yet ({standard['reason']})")
-    with pytest.raises(Exception, match="champion"):
-        client.get_model_version_by_alias("visionops-classifier", "champion")
+    for alias in ("champion", "challenger"):
+        with pytest.raises(Exception, match=alias):
+            client.get_model_version_by_alias("visionops-classifier", alias)
     robust = json.loads((project / "reports" / "robust" / "registry.json").read_text())
     assert robust["promoted"] is False
-    assert str(client.get_model_version_by_alias("visionops-robust-classifier", "challenger").version) == "1"
+    assert str(client.get_model_version_by_alias("visionops-robust-classifier", "tiny").version) == "1"
     with pytest.raises(Exception, match="champion"):
         client.get_model_version_by_alias("visionops-robust-classifier", "champion")
 
@@ -157,7 +158,7 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
     )
     assert gan_evaluate.data.tags["feature_classifier.registered"] == "visionops-classifier v1"
     assert "gan/cgan_conditional_accuracy" in parent.data.metrics and "gan/dcgan_fd_ratio" in parent.data.metrics
-    assert str(client.get_model_version_by_alias("visionops-generator", "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias("visionops-generator", "tiny").version) == "2"
 
     caption_train = children["caption_train@attention"]
     assert caption_train.data.params["attention_captioner.decoder"] == "attention"
@@ -192,7 +193,7 @@ def test_the_flow_runs_every_stage_under_one_parent_run_with_a_child_run_per_sta
         "captioning/attention_test_truthfulness" in parent.data.metrics
         and "captioning/show_tell_heldout_truthfulness" in parent.data.metrics
     )
-    version = client.get_model_version_by_alias("visionops-captioner", "challenger")
+    version = client.get_model_version_by_alias("visionops-captioner", "tiny")
     assert str(version.version) == "2" and version.tags["model"] == "attention"
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert sorted(lock["stages"]) == sorted(STAGES)
@@ -304,8 +305,8 @@ def test_the_registered_models_answer_through_models_uris_as_their_files_do(tiny
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "item.png")
     Image.fromarray(np.zeros((56, 56), np.uint8)).save(tmp_path / "scene.png")
     for command, image, uri, model in (
-        ("predict", "item.png", "models:/visionops-classifier@challenger", "data/models/standard/classifier.onnx"),
-        ("caption", "scene.png", "models:/visionops-captioner@challenger", "data/models/attention"),  # version 2
+        ("predict", "item.png", "models:/visionops-classifier@tiny", "data/models/standard/classifier.onnx"),
+        ("caption", "scene.png", "models:/visionops-captioner@tiny", "data/models/attention"),  # version 2
     ):
         args = [visionops, command, "--project", str(project), str(tmp_path / image), "--model"]
         registered = run_command([*args, uri], tmp_path)

@@ -142,7 +142,7 @@ captions = {captioner.group(1)}.caption(images)
 answers, probabilities = visionops.vqa.runtime.load_ort_vqa("data/models/film/vqa.onnx").answer(
     images, ["is there a bag?", "how many items are there?"])
 mlflow.set_registry_uri(mlflow.get_tracking_uri())
-registered = {registered.group(1).replace("@champion", "@challenger")}.predict(images)  # tiny never promotes
+registered = {registered.group(1).replace("@champion", "@tiny")}.predict(images)  # tiny never promotes
 print(json.dumps({{
     "logits": logits.shape, "classes": len(classes), "images": images_generated, "class_map": class_map.shape,
     "masks": masks.shape, "captions": captions, "registered": list(registered), "answers": answers,

@@ -27,12 +27,19 @@ FAMILIES = {
                   "segmenter.pt", "val_miou"),
     "vqa": ("vqa_train", "film", "vqa", {"scratch_width": 16, "film_channels": 32, "hidden_dim": 64, "batch_size": 8,
                                          "limit_train_batches": 60}, "vqa.pt", "val_acc"),
+    # the tiny budget's detector (a scratch backbone of width 4) scored val box mAP@0.5 0.0008 on its 40 validation
+    # scenes: a number that barely moves, so its training loss is compared
+    "detector": ("detect_train", "maskrcnn", "detector", {"limit_train_batches": 25}, "detector.pt",
+                 "train_loss_last_epoch"),
 }  # fmt: skip
 
 
 def _command(project: Path, family: str, out: Path, params: Path) -> list[str]:
     module, name, section, _, model_file, _ = FAMILIES[family]
-    scenes = {"captioner": "data/scenes", "segmenter": "data/cluttered_scenes", "vqa": "data/scenes"}.get(family)
+    scenes = {
+        "captioner": "data/scenes", "segmenter": "data/cluttered_scenes", "vqa": "data/scenes",
+        "detector": "data/cluttered_scenes",
+    }.get(family)  # fmt: skip
     data = (
         ["--scenes", scenes, "--classifier", "data/models/standard/classifier.pt"]
         if scenes
@@ -102,7 +109,7 @@ def test_killed_training_resumes_and_lands_where_an_uninterrupted_run_does(tiny_
     first, resumed = (json.loads((tmp_path / d / "train.json").read_text()) for d in ("whole", "killed"))
     assert resumed["epochs"] == first["epochs"] == 3
     assert re.search(r"epoch 3/3", again.stdout) and not re.search(r"epoch 1/3", again.stdout)  # it resumed
-    if metric == "g_loss_last_epoch":  # a GAN has no accuracy: its losses must match to 1%
+    if metric.endswith("loss_last_epoch"):  # a loss, not an accuracy: it must match to 1%
         assert abs(resumed[metric] - first[metric]) <= 0.01 * abs(first[metric])
     else:
         assert abs(resumed[metric] - first[metric]) <= 0.005

@@ -36,12 +36,12 @@ def test_runs_artifacts_and_registry_live_on_the_server(deployed_run, http_json)
         for m in http_json(server, "/api/2.0/mlflow/registered-models/search?max_results=100")["registered_models"]
     }
     assert {"visionops-classifier", "visionops-generator", "visionops-captioner", "visionops-vqa"} <= set(models)
-    challenger = http_json(server, "/api/2.0/mlflow/registered-models/alias?name=visionops-classifier&alias=challenger")
-    assert challenger["model_version"]["source"]
+    tiny = http_json(server, "/api/2.0/mlflow/registered-models/alias?name=visionops-classifier&alias=tiny")
+    assert tiny["model_version"]["source"]
     download = http_json(
         server,
         f"/api/2.0/mlflow/model-versions/get-download-uri?name=visionops-classifier&version="
-        f"{challenger['model_version']['version']}",
+        f"{tiny['model_version']['version']}",
     )
     assert download["artifact_uri"].startswith("mlflow-artifacts:/")
 

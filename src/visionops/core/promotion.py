@@ -1,7 +1,9 @@
 """The model registry and its one promotion rule.
 
 Every registered model version becomes `challenger`; it becomes `champion` when it passes every floor of its rule
-(params.yaml `promotion.<model>`) and its score beats the champion's by the rule's margin. `judge` decides; the
+(params.yaml `promotion.<model>`) and its score beats the champion's by the rule's margin. A budget that never
+promotes (`registry.promote: false`, the tiny one) gives its versions its label as alias instead (`tiny`): trying it
+leaves `challenger` and `champion` where the real runs put them. `judge` decides; the
 register stages of every family log and print its verdict the same way.
 
 Registering is idempotent: a version carries the SHA-256 of its model files from the moment it is created, and the
@@ -40,6 +42,7 @@ class Registration:
     champion_version: str
     promoted: bool
     reason: str
+    alias: str = CHALLENGER  # the one this version was given besides champion
 
 
 def judge(rule: PromotionRule, metrics: dict[str, float], champion_score: float | None) -> Verdict:
@@ -151,8 +154,8 @@ def registry_lock(root: Path) -> Iterator[None]:
 def promote_version(
     version: str, *, rule: PromotionRule, registry: RegistryParams, metrics: dict[str, float], tags: dict[str, str]
 ) -> Registration:
-    """Tag and describe a model version, make it challenger, and champion if `judge` says so and `registry`
-    allows it (call it under `registry_lock`)."""
+    """Tag and describe a model version, make it challenger, and champion if `judge` says so; where `registry` never
+    promotes, give it the alias `registry.label` instead (call it under `registry_lock`)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -165,6 +168,14 @@ def promote_version(
     client.update_model_version(name, version, description=version_description(rule, registry, metrics, tags))
     if not client.get_registered_model(name).description:
         client.update_registered_model(name, description=model_description(rule))
+    if not registry.promote:
+        client.set_registered_model_alias(name, registry.label, version)
+        try:
+            champion_version = str(client.get_model_version_by_alias(name, CHAMPION).version)
+        except MlflowException:
+            champion_version = ""
+        reason = f"registry.promote is false for '{registry.label}': its versions never become champion"
+        return Registration(name, version, score, champion_version, False, reason, alias=registry.label)
     client.set_registered_model_alias(name, CHALLENGER, version)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
@@ -174,9 +185,6 @@ def promote_version(
         champion_score, champion_version = None, ""
     if champion_version == version:
         return Registration(name, version, score, version, False, "this version is already the champion")
-    if not registry.promote:
-        reason = f"registry.promote is false for '{registry.label}': its versions never become champion"
-        return Registration(name, version, score, champion_version, False, reason)
     verdict = judge(rule, metrics, champion_score)
     if verdict.promoted:
         client.set_registered_model_alias(name, CHAMPION, version)
@@ -215,7 +223,8 @@ def verdict_line(stage: str, result: Registration) -> str:
         outcome = f"champion stays version {result.champion_version}"
     else:
         outcome = "no champion yet"
-    return f"{stage}: {result.name} version {result.version} is challenger; {outcome} ({result.reason})"
+    alias = CHALLENGER if result.alias == CHALLENGER else f"'{result.alias}' (its budget's alias)"
+    return f"{stage}: {result.name} version {result.version} is {alias}; {outcome} ({result.reason})"
 
 
 def record(stage: str, result: Registration, out: Path) -> None:

@@ -4,6 +4,7 @@ value types every family's training keys use (seeds, batch limits, Lightning's a
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
@@ -45,8 +46,17 @@ class ExportParams(Section):
 class RegistryParams(Section):
     """What a run may do to the model registry (params.yaml `registry`)."""
 
-    promote: bool = True  # false: versions are registered and made challenger, but never champion
-    label: str = Field("cpu", min_length=1)  # where the versions come from (the budget): tagged `budget` on each
+    promote: bool = True  # false: versions are registered under the alias `label`, never challenger or champion
+    # where the versions come from (the budget): tagged `budget` on each; the alias of its versions when promote is
+    # false, so a name MLflow takes as an alias
+    label: str = Field("cpu", pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+    @field_validator("label")
+    @classmethod
+    def _not_a_reserved_alias(cls, label: str) -> str:
+        if label.lower() in ("latest", "champion", "challenger") or re.fullmatch(r"[vV]\d+", label):
+            raise ValueError("must not be 'latest', 'champion', 'challenger' or a version such as 'v2'")
+        return label
 
 
 class TrackingParams(Section):

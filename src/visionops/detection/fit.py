@@ -105,6 +105,7 @@ def fit_detector(
         "fit_seconds": time.perf_counter() - started,
         "epochs": trainer.current_epoch,
         "val_box_map50": float(trainer.callback_metrics.get("val/map50", float("nan"))),
+        "train_loss_last_epoch": float(trainer.callback_metrics.get("train/loss_epoch", float("nan"))),
         "parameters": sum(p.numel() for p in network.parameters()),
     }
     atomic_write_json(ckpt_dir / FINGERPRINT_FILE, {"fingerprint": expected, "finished": True})
