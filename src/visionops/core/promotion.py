@@ -168,21 +168,17 @@ def promote_version(
     client.update_model_version(name, version, description=version_description(rule, registry, metrics, tags))
     if not client.get_registered_model(name).description:
         client.update_registered_model(name, description=model_description(rule))
-    if not registry.promote:
-        client.set_registered_model_alias(name, registry.label, version)
-        try:
-            champion_version = str(client.get_model_version_by_alias(name, CHAMPION).version)
-        except MlflowException:
-            champion_version = ""
-        reason = f"registry.promote is false for '{registry.label}': its versions never become champion"
-        return Registration(name, version, score, champion_version, False, reason, alias=registry.label)
-    client.set_registered_model_alias(name, CHALLENGER, version)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
         champion_score: float | None = float(current.tags.get(rule.score, "nan"))
         champion_version = str(current.version)
     except MlflowException:
         champion_score, champion_version = None, ""
+    if not registry.promote:
+        client.set_registered_model_alias(name, registry.label, version)
+        reason = f"registry.promote is false for '{registry.label}': its versions never become champion"
+        return Registration(name, version, score, champion_version, False, reason, alias=registry.label)
+    client.set_registered_model_alias(name, CHALLENGER, version)
     if champion_version == version:
         return Registration(name, version, score, version, False, "this version is already the champion")
     verdict = judge(rule, metrics, champion_score)
