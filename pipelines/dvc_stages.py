@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,7 @@ class DvcStages:
         self._repo: Any = None
         self._stages: dict[str, Any] = {}
         self._unlocked: list[str] = []  # finished, their dvc.lock entries not yet written
+        self._written = 0.0  # time.monotonic() of the last dvc.lock write
         self._cwd = ""
 
     def __enter__(self) -> DvcStages:
@@ -203,13 +205,17 @@ class DvcStages:
                 return str(out.hash_info.value)
         return None
 
-    def write_lock(self) -> None:
-        """Write the dvc.lock entries of the stages finished since the last call, in one rewrite of the file.
+    def write_lock(self, *, unless_written_within: float = 0.0) -> None:
+        """Write the dvc.lock entries of the stages finished since the last write, in one rewrite of the file; none
+        while the last write is less than `unless_written_within` seconds old.
 
-        DVC parses and rewrites the whole file for every write (about 1.3 s here, for 50 stages): one write per
-        stage made a run that only restores stages from the run cache spend most of its time on dvc.lock."""
-        if not self._unlocked:
+        DVC parses and rewrites the whole file for every write (about 1.3 s here, for 50 stages), in the flow's one
+        thread: one write per stage made a run that only restores stages from the run cache, or the tiny budget's
+        run of seconds-long stages, spend most of its time on dvc.lock. An entry not yet written when the flow is
+        killed costs little: the stage's run is in the run cache, and the next run restores it from there."""
+        if not self._unlocked or time.monotonic() - self._written < unless_written_within:
             return
         stages = [self._stages[name] for name in self._unlocked]
         stages[0].dvcfile.dump_stages(stages, update_pipeline=False)
         self._unlocked.clear()
+        self._written = time.monotonic()

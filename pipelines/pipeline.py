@@ -99,6 +99,7 @@ def _run_shell(line: str, root: str, env: dict[str, str]) -> Outcome:
     return Outcome("ok" if process.returncode == 0 else "error", f"exit status {process.returncode}")
 
 
+LOCK_EVERY = 30.0  # seconds between dvc.lock writes during a run (each rewrites the file: ~1.3 s); the last at its end
 LONG = 10  # a training stage's weight against any other stage's 1, when ordering what starts first
 
 
@@ -176,7 +177,7 @@ def run_stages(
                 runner.submit(stage, command, root=str(root), env=env, workers=workers, threads=threads),
                 command.group,
             )
-        dvc.write_lock()  # of the stages finished or restored so far, while the workers compute
+        dvc.write_lock(unless_written_within=LOCK_EVERY)  # what finished or was restored, while workers compute
         if not running:
             return outcome, failure
         done = next(as_completed([future for future, _ in running.values()]))
