@@ -1,5 +1,6 @@
 """The report the pipeline writes last, opened as a user opens it: a real headless Chromium, offline."""
 
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,8 +13,10 @@ from visionops.report import figure_files
 pytestmark = pytest.mark.slow
 
 
-def _open_offline(page_file, screenshot):
-    """Open a page in headless Chromium; what a user's browser would show and complain about."""
+def _open_offline(page_file, screenshot, charts: int = 0):
+    """Open a page in headless Chromium; what a user's browser would show and complain about. `charts`: Vega charts
+    to wait for (they are drawn by scripts after the page's load event)."""
+    from playwright.sync_api import TimeoutError as PageTimeout
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,8 +28,14 @@ def _open_offline(page_file, screenshot):
         page.on("console", lambda message: seen["errors"].append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: seen["errors"].append(str(error)))
         page.on("request", lambda request: seen["fetched"].append(request.url))
-        page.goto(page_file.as_uri(), wait_until="load")
-        page.wait_for_load_state("networkidle")
+        page.goto(page_file.as_uri(), wait_until="load")  # every image and script the markup names
+        # not "networkidle": on the two-chart `dvc plots` page Chromium 156 sometimes never reports it (measured
+        # here: one try idle after 1.3 s, the next not within 60 s)
+        if charts:
+            with contextlib.suppress(PageTimeout):  # too few charts: the caller's assertion says so
+                page.wait_for_function(
+                    f"document.querySelectorAll('.vega-embed .marks').length >= {charts}", timeout=30_000
+                )
         seen["images"] = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         seen["charts"] = page.locator(".vega-embed .marks").count()  # what Vega drew (canvas or svg)
         seen["headings"] = page.locator("h2").all_inner_texts()
@@ -62,7 +71,7 @@ def test_dvc_plots_render_offline(tiny_pipeline, tmp_path):
     assert shown.returncode == 0, shown.stderr
     plots = yaml.safe_load((project / "dvc.yaml").read_text())["plots"]
     series = [plot for plot in plots if isinstance(plot, dict)]  # data files drawn by Vega; the rest are images
-    seen = _open_offline(out / "index.html", tmp_path / "plots.png")
+    seen = _open_offline(out / "index.html", tmp_path / "plots.png", charts=len(series))
     assert seen["errors"] == [] and seen["network"] == []
     assert seen["charts"] == len(series) >= 2
     assert len(seen["images"]) == len(plots) - len(series) and all(seen["images"])
