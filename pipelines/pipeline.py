@@ -99,7 +99,7 @@ def _run_shell(line: str, root: str, env: dict[str, str]) -> Outcome:
     return Outcome("ok" if process.returncode == 0 else "error", f"exit status {process.returncode}")
 
 
-LOCK_EVERY = 30.0  # seconds between dvc.lock writes during a run (each rewrites the file: ~1.3 s); the last at its end
+LOCK_EVERY = 30.0  # seconds between dvc.lock writes in a run (each one ~2 s on a full lock); the last at its end
 LONG = 10  # a training stage's weight against any other stage's 1, when ordering what starts first
 
 
