@@ -6,7 +6,7 @@ and augmentation runs on the device for the whole batch at once (no per-sample P
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -56,6 +56,8 @@ class DeviceBatches:
     """Iterates (float images in [0, 1], labels) over tensors that already live on one device.
 
     With world_size > 1 each rank takes its own shard of one shared permutation, as DistributedSampler does.
+    Each epoch's order and augmentation are drawn from seed + epoch; `epoch_of`, when set, says which epoch an
+    iteration is (a resumed run continues the sequence where it stopped).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class DeviceBatches:
         self.augment_params = augment_params
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.epoch = 0
+        self.epoch_of: Callable[[], int] | None = None
 
     def _shard_size(self) -> int:
         return math.ceil(len(self.labels) / self.world_size)
@@ -83,6 +86,8 @@ class DeviceBatches:
         return math.ceil(self._shard_size() / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.epoch_of is not None:
+            self.epoch = self.epoch_of()
         dev = self.images.device
         n = len(self.labels)
         gen = torch.Generator(device=dev)
@@ -142,7 +147,11 @@ class DeviceDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DeviceBatches:
         batches = self.batches("train", self.batch_size, train=True)
-        batches.epoch = self.trainer.current_epoch if self.trainer else 0  # a resumed run continues the sequence
+        if self.trainer:
+            # read at each epoch's start: when Lightning asks for this loader on a resume, it has not yet counted
+            # the epochs the checkpoint holds, and the resumed epochs drew the first epochs' orders again
+            trainer = self.trainer
+            batches.epoch_of = lambda: trainer.current_epoch
         return batches
 
     def val_dataloader(self) -> DeviceBatches:
