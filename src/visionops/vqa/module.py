@@ -83,7 +83,7 @@ class VQAModule(pl.LightningModule):
         if not self.frozen:
             inputs = inputs.float() / 255.0
         features = trunk[self.frozen :](inputs.contiguous(memory_format=torch.channels_last))
-        return self.network.head(features[local], tokens)
+        return self.network.head(features, tokens, local)
 
     def _step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         inputs, local, tokens, answers = batch

@@ -6,7 +6,9 @@
   coordinate maps beside every convolution's input (Perez et al. 2018).
 
 Every network is `trunk` (None for the blind one) then `head(features, tokens) -> answer logits`, so training on
-features computed once by a frozen trunk and serving from pixels run the same head.
+features computed once by a frozen trunk and serving from pixels run the same head. In training a batch holds a few
+scenes and every question asked of them: `head(features, tokens, scene_of)` then runs its question-independent layers
+once per scene and takes each question's scene after them: what running them per question gives, up to rounding.
 """
 
 from __future__ import annotations
@@ -40,6 +42,29 @@ def coordinates(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, torch.cat([rows, cols], 1).expand(x.shape[0], -1, -1, -1)], 1)
 
 
+def scene_batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, questions: torch.Tensor | None) -> torch.Tensor:
+    """`norm(x)`, where x [S, C, H, W] holds scenes and `questions` [S] (when given, in training) how many questions
+    ask about each: the output, its gradients and the running statistics are those of `norm` over x's rows
+    repeated once per question, without the repeated tensor."""
+    if questions is None or not norm.training:
+        return norm(x)
+    weight = questions.to(torch.float32).view(-1, 1, 1, 1)
+    values = x.float()
+    n = questions.sum() * x.shape[2] * x.shape[3]
+    mean = (values * weight).sum((0, 2, 3)) / n
+    var = ((values - mean.view(1, -1, 1, 1)).square() * weight).sum((0, 2, 3)) / n
+    if norm.track_running_stats:
+        with torch.no_grad():
+            norm.num_batches_tracked += 1
+            momentum = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
+            norm.running_mean.lerp_(mean, momentum)
+            norm.running_var.lerp_(var * n / (n - 1), momentum)
+    y = (values - mean.view(1, -1, 1, 1)) * torch.rsqrt(var + norm.eps).view(1, -1, 1, 1)
+    if norm.affine:
+        y = y * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+    return y.to(x.dtype)
+
+
 def _answer_mlp(in_dim: int, hidden: int, answers: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, answers))
 
@@ -50,7 +75,9 @@ class BlindHead(nn.Module):
         self.question = QuestionEncoder(vocab_size, embed_dim, hidden_dim)
         self.answer = _answer_mlp(hidden_dim, hidden_dim, answers)
 
-    def forward(self, features: torch.Tensor | None, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor | None, tokens: torch.Tensor, scene_of: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.answer(self.question(tokens))
 
 
@@ -66,8 +93,13 @@ class CNNLSTMHead(nn.Module):
         )
         self.answer = _answer_mlp(2 * hidden_dim, hidden_dim, answers)
 
-    def forward(self, features: torch.Tensor | None, tokens: torch.Tensor) -> torch.Tensor:
-        return self.answer(torch.cat([self.image(features), self.question(tokens)], 1))
+    def forward(
+        self, features: torch.Tensor | None, tokens: torch.Tensor, scene_of: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        image = self.image(features)
+        if scene_of is not None:  # in fp32, as FiLMBlock does
+            image = image.float()[scene_of]
+        return self.answer(torch.cat([image, self.question(tokens)], 1))
 
 
 class FiLMBlock(nn.Module):
@@ -79,9 +111,20 @@ class FiLMBlock(nn.Module):
         self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.norm = nn.BatchNorm2d(channels, affine=False)
 
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        gamma: torch.Tensor,
+        beta: torch.Tensor,
+        scene_of: torch.Tensor | None = None,
+        questions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`scene_of` given: x holds scenes, `questions` how many questions ask about each, gamma and beta one row
+        per question; the convolutions run per scene and the normalization takes the questions' statistics."""
         residual = self.project(coordinates(x))
-        y = self.norm(self.conv(residual))
+        y = scene_batch_norm(self.norm, self.conv(residual), questions)
+        if scene_of is not None:  # in fp32: the gradients of a scene's questions then add up in fp32, even in bf16
+            residual, y = residual.float()[scene_of], y.float()[scene_of]
         return residual + torch.relu((1.0 + gamma[:, :, None, None]) * y + beta[:, :, None, None])
 
 
@@ -110,11 +153,17 @@ class FiLMHead(nn.Module):
         self.classify = nn.Sequential(nn.Conv2d(c + 2, 4 * c, 1), nn.BatchNorm2d(4 * c), nn.ReLU(inplace=True))
         self.answer = _answer_mlp(4 * c, hidden_dim, answers)
 
-    def forward(self, features: torch.Tensor | None, tokens: torch.Tensor) -> torch.Tensor:
-        params = self.film(self.question(tokens)).reshape(-1, len(self.blocks), 2, self.stem[0].out_channels)
-        x = self.stem(coordinates(self.pool(features)))
+    def forward(
+        self, features: torch.Tensor | None, tokens: torch.Tensor, scene_of: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        conv, norm, _ = self.stem
+        params = self.film(self.question(tokens)).reshape(-1, len(self.blocks), 2, conv.out_channels)
+        # up to the first block's FiLM nothing depends on the question: with scene_of, that part runs once per scene
+        # (a third of the head's work; the questions of a batch ask ~6 each about its scenes)
+        questions = None if scene_of is None else torch.bincount(scene_of, minlength=features.shape[0])
+        x = torch.relu(scene_batch_norm(norm, conv(coordinates(self.pool(features))), questions))
         for i, block in enumerate(self.blocks):
-            x = block(x, params[:, i, 0], params[:, i, 1])
+            x = block(x, params[:, i, 0], params[:, i, 1], *((scene_of, questions) if i == 0 else ()))
         pooled = self.classify(coordinates(x)).amax(dim=(2, 3))
         return self.answer(pooled)
 
