@@ -116,6 +116,7 @@ class FiLMBlock(nn.Module):
         x: torch.Tensor,
         gamma: torch.Tensor,
         beta: torch.Tensor,
+        *,
         scene_of: torch.Tensor | None = None,
         questions: torch.Tensor | None = None,
     ) -> torch.Tensor:
@@ -163,7 +164,14 @@ class FiLMHead(nn.Module):
         questions = None if scene_of is None else torch.bincount(scene_of, minlength=features.shape[0])
         x = torch.relu(scene_batch_norm(norm, conv(coordinates(self.pool(features))), questions))
         for i, block in enumerate(self.blocks):
-            x = block(x, params[:, i, 0], params[:, i, 1], *((scene_of, questions) if i == 0 else ()))
+            first = i == 0
+            x = block(
+                x,
+                params[:, i, 0],
+                params[:, i, 1],
+                scene_of=scene_of if first else None,
+                questions=questions if first else None,
+            )
         pooled = self.classify(coordinates(x)).amax(dim=(2, 3))
         return self.answer(pooled)
 
