@@ -25,7 +25,7 @@ from pipelines.dvc_stages import Command, DvcStages
 from pipelines.workers import Outcome, StageWorkers, worker_layout
 from visionops import params as project_params
 from visionops.core import config, tracking
-from visionops.core.errors import UserError
+from visionops.core.errors import DISK_FULL_SIGNS, UserError, disk_full_error
 from visionops.core.runtime import apply_environment_defaults, project_lock
 from visionops.headlines import headline_metrics
 
@@ -335,5 +335,8 @@ def run_pipeline(root: Path) -> dict[str, str]:
         finally:
             _PRESTARTED.remove(workers)
     if state.is_failed():
-        raise UserError(state.message or "the pipeline failed")
+        message = state.message or "the pipeline failed"
+        if any(sign in message for sign in DISK_FULL_SIGNS):
+            raise disk_full_error(str(root))
+        raise UserError(message)
     return state.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,6 +18,15 @@ class TransientError(UserError):
 
 
 TRANSIENT_EXIT = 75
+# what a full disk looks like from the OS and from SQLite (the MLflow store), whichever notices first
+DISK_FULL_SIGNS = ("No space left on device", "database or disk is full")
+
+
+def disk_full_error(where: str) -> UserError:
+    return UserError(
+        f"{where}: the disk is full; free some space (a run from scratch writes about 0.7 GB: data, DVC cache, "
+        "MLflow artifacts) and run the same command again: finished stages are kept"
+    )
 
 
 def exits_cleanly(main: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,6 +39,11 @@ def exits_cleanly(main: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(TRANSIENT_EXIT if isinstance(exc, TransientError) else 2) from None
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            print(f"error: {disk_full_error(exc.filename or 'writing')}", file=sys.stderr)
+            raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             raise SystemExit(130) from None
