@@ -60,7 +60,13 @@ def fit_segmenter(
     )
     network = build_segmenter(spec, classifier[0] if classifier else None).to(memory_format=torch.channels_last)
     module = SegmenterModule(
-        network, len(classes) + 1, params.lr, params.weight_decay, flip=params.flip, seed=params.seed
+        network,
+        len(classes) + 1,
+        params.lr,
+        params.weight_decay,
+        flip=params.flip,
+        dice_weight=params.dice_weight,
+        seed=params.seed,
     )
     splits = {
         name: (torch.from_numpy(split.images), torch.from_numpy(split.class_map())) for name, split in scenes.items()

@@ -24,6 +24,7 @@ class SegmenterParams(Section):
     lr: float = Field(0.003, gt=0.0, le=1.0)  # peak of the one-cycle schedule (AdamW)
     weight_decay: float = Field(0.0001, ge=0.0)
     flip: bool = True  # random horizontal flips of each training scene with its map
+    dice_weight: float = Field(0.0, ge=0.0, le=100.0)  # of the soft Dice term over the item classes; 0: cross-entropy
     limit_train_batches: BatchLimit = 1.0
     accelerator: Accelerator = "auto"  # a segmenter trains on one device (cpu or one GPU)
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
