@@ -2,7 +2,8 @@
 the FiLM VQA head's question LSTM, on this machine's CPU, one thread, interleaved rounds (the median of each).
 
 Prints images (or questions) per second of each, the ratio bf16 / fp32, and what `auto` resolves to here. `auto`
-should pick bf16 only where the ratio is above 1: on CPUs with AMX or AVX512-BF16.
+should pick bf16 only where the ratio is above 1 (`core.lightning.bf16_is_faster_on_this_cpu` lists where it was
+measured).
 
     python benchmarks/precision.py
 """
@@ -68,12 +69,13 @@ def rate(network, inputs, target, batch: int, bf16: bool, steps: int) -> float:
 
 
 def main() -> None:
-    from visionops.core.lightning import native_cpu_bf16, resolve_precision
+    from visionops.core.lightning import cpu_vendor, resolve_precision
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(
-        f"CPU native bf16 (AMX or AVX512-BF16): {native_cpu_bf16()}; precision auto -> "
+        f"CPU {cpu_vendor() or 'of unknown vendor'}, AMX {torch.cpu._is_amx_tile_supported()}, AVX512-BF16 "
+        f"{torch.cpu._is_avx512_bf16_supported()}; precision auto -> "
         f"{resolve_precision('auto', on_gpu=False)}"
     )
     for name, make, steps in (("resnet", resnet_step, 15), ("question lstm", lstm_step, 40)):

@@ -25,27 +25,42 @@ def quiet_lightning() -> None:
 
 
 def resolve_precision(precision: str, *, on_gpu: bool) -> str:
-    """Lightning's precision for 'auto': bf16-mixed on a GPU that has bf16, and on a CPU with native bf16 matrix
-    instructions (AMX or AVX512-BF16); else 32-true. oneDNN also "supports" bf16 on a CPU with AVX-512 alone, by
-    conversion: there the ResNet's training step ran 2-4x slower in bf16-mixed than in fp32, so that does not count.
-    With AMX, bf16-mixed trained the ResNet at 1.3-1.6x the images/s of fp32, to the same accuracy."""
+    """Lightning's precision for 'auto': bf16-mixed on a GPU that has bf16, and on a CPU where bf16 was measured to
+    train faster than fp32 (`bf16_is_faster_on_this_cpu`); else 32-true."""
     if precision != "auto":
         return precision
     import torch
 
     if on_gpu:
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
-    return "bf16-mixed" if native_cpu_bf16() else "32-true"
+    return "bf16-mixed" if bf16_is_faster_on_this_cpu() else "32-true"
 
 
-def native_cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 products natively (AMX tiles or AVX512-BF16), as torch detects it."""
+def bf16_is_faster_on_this_cpu() -> bool:
+    """By what `python benchmarks/precision.py` measured (bf16/fp32 training steps per second, one thread: the
+    ResNet, the question LSTM): with AMX tiles yes (Intel Xeon, 1.3-1.6); AVX512-BF16 on an AMD EPYC yes (1.6);
+    AVX512-BF16 on an Intel Xeon without AMX no (0.83 and 0.68; a model 207 whose AMX its virtual machine hides),
+    nor AVX-512 alone, where oneDNN converts (0.48)."""
     import torch
 
     try:
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+        if torch.cpu._is_amx_tile_supported():
+            return True
+        return bool(torch.cpu._is_avx512_bf16_supported()) and cpu_vendor() == "AuthenticAMD"
     except (AttributeError, RuntimeError):  # a torch without these probes: fp32 is never the slow choice
         return False
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor string (GenuineIntel, AuthenticAMD, ...) from /proc/cpuinfo; empty where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def code_digest(family: str) -> str:
