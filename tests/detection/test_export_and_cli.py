@@ -46,14 +46,25 @@ def detector() -> torch.nn.Module:
     return network
 
 
-def test_onnx_detector_matches_torch_on_scenes_and_on_an_empty_one(tmp_path, detector):
+def _classifier() -> torch.nn.Module:
+    from visionops.classifier.networks import build_network
+
+    torch.manual_seed(0)
+    spec = {"network": "resnet", "resnet_widths": [4, 8, 8], "resnet_blocks": 1, "resnet_stem_pool": True}
+    return build_network({**spec, "num_classes": 10, "in_channels": 1, "mean": 0.1, "std": 0.3}).eval()
+
+
+@pytest.mark.parametrize("voted", [False, True], ids=["detector alone", "with the classifier's vote"])
+def test_onnx_detector_matches_torch_on_scenes_and_on_an_empty_one(tmp_path, detector, voted):
     from visionops.core.ort import class_names, session
-    from visionops.detection.export import detector_parity, export_detector
+    from visionops.detection.export import SingleScene, detector_parity, export_detector
+    from visionops.detection.vote import ClassifierVote
 
     path = tmp_path / "detector.onnx"
-    export_detector(detector, path, classes=CLASSES, shape=(1, 32, 32), opset=18)
+    wrapper = SingleScene(detector, ClassifierVote(_classifier(), 0.5) if voted else None)
+    export_detector(wrapper, path, classes=CLASSES, shape=(1, 32, 32), opset=18)
     pixels = _scenes(6).astype(np.float32) / 255.0
-    parity = detector_parity(detector, path, pixels)
+    parity = detector_parity(wrapper, path, pixels)
     assert parity["scenes"] == 6 and parity["scenes_differing"] == 0
     assert parity["max_abs"]["boxes_px"] < 1e-3 and parity["max_abs"]["scores"] < 1e-4
     assert parity["max_abs"]["masks"] < 1e-3
@@ -70,10 +81,10 @@ def test_detect_cli_prints_each_item_draws_them_and_refuses_bad_input(tmp_path, 
     from PIL import Image
 
     from visionops.cli import main
-    from visionops.detection.export import export_detector
+    from visionops.detection.export import SingleScene, export_detector
 
     model = tmp_path / "detector.onnx"
-    export_detector(detector, model, classes=CLASSES, shape=(1, 32, 32), opset=18)
+    export_detector(SingleScene(detector), model, classes=CLASSES, shape=(1, 32, 32), opset=18)
     scenes = _scenes(3)
     paths = []
     for k in range(1, 3):

@@ -189,7 +189,7 @@ def shipped_models(tmp_path_factory):
 
     segmenter = build_segmenter(segmenter_spec("fcn", channels=1, classes=classes, width=4, mean=0.2, std=0.3))
     export_segmenter(segmenter, folder / "segmenter.onnx", classes=classes, height=56, width=56, opset=18)
-    from visionops.detection.export import export_detector
+    from visionops.detection.export import SingleScene, export_detector
     from visionops.detection.networks import build_detector, detector_spec
 
     detector = build_detector(
@@ -206,7 +206,7 @@ def shipped_models(tmp_path_factory):
             masks=True,
         )
     )
-    export_detector(detector, folder / "detector.onnx", classes=classes, shape=(1, 56, 56), opset=18)
+    export_detector(SingleScene(detector), folder / "detector.onnx", classes=classes, shape=(1, 56, 56), opset=18)
     from visionops.vqa.export import export_vqa
     from visionops.vqa.networks import build_vqa
 

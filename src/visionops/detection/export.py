@@ -22,31 +22,37 @@ PARITY_SCORE = 0.3  # parity compares the detections both runtimes score at leas
 
 
 class SingleScene(nn.Module):
-    """torchvision's list-of-images interface as one tensor in, a tuple of tensors out."""
+    """torchvision's list-of-images interface as one tensor in, a tuple of tensors out; with `vote`, the
+    classifier's vote re-scores (and re-orders) the detections."""
 
-    def __init__(self, detector: nn.Module) -> None:
+    def __init__(self, detector: nn.Module, vote: nn.Module | None = None) -> None:
         super().__init__()
         self.detector = detector
+        self.vote = vote
         self.masks = detector.roi_heads.has_mask()
+        self.eval()
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
         found = self.detector([pixels[0]])[0]
-        out = (found["boxes"], found["labels"], found["scores"])
-        return (*out, found["masks"]) if self.masks else out
+        out = [found["boxes"], found["labels"], found["scores"], *([found["masks"]] if self.masks else [])]
+        if self.vote is not None:
+            out[2], order = self.vote(pixels, found["boxes"], found["labels"], found["scores"])
+            out = [t[order] for t in out]
+        return tuple(out)
 
 
 def export_detector(
-    network: nn.Module, path: Path, *, classes: list[str], shape: tuple[int, int, int], opset: int
+    wrapper: SingleScene, path: Path, *, classes: list[str], shape: tuple[int, int, int], opset: int
 ) -> None:
-    """Write `network` as one checked ONNX file with the class names (background first) in its metadata."""
+    """Write the detector in `wrapper` as one checked ONNX file with the class names (background first) in its
+    metadata."""
     import onnx
 
     from visionops.core.onnx_export import tag_classes
 
-    wrapper = SingleScene(network.eval())
     names = list(OUTPUT_NAMES if wrapper.masks else OUTPUT_NAMES[:3])
     torch.onnx.export(
-        wrapper,
+        wrapper.eval(),
         (torch.rand(1, *shape),),
         str(path),
         input_names=[INPUT_NAME],
@@ -61,10 +67,10 @@ def export_detector(
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def torch_detections(network: nn.Module, pixels: np.ndarray) -> list[Detections]:
+def torch_detections(wrapper: SingleScene, pixels: np.ndarray) -> list[Detections]:
     """The torch model's detections of each scene (float32 [N, C, H, W]), as onnxruntime's are returned."""
-    wrapper = SingleScene(network.eval())
     out = []
+    wrapper.eval()  # the exporter puts back the mode it found
     with torch.no_grad():
         for scene in pixels:
             got = [t.numpy() for t in wrapper(torch.from_numpy(scene[None]))]
@@ -73,7 +79,7 @@ def torch_detections(network: nn.Module, pixels: np.ndarray) -> list[Detections]
 
 
 def detector_parity(
-    network: nn.Module, path: Path, pixels: np.ndarray, min_score: float = PARITY_SCORE
+    wrapper: SingleScene, path: Path, pixels: np.ndarray, min_score: float = PARITY_SCORE
 ) -> dict[str, Any]:
     """onnxruntime against torch on each scene: how many scenes keep a different set of detections (count or
     labels, scored at least `min_score`), and over the rest the max |difference| of boxes (px), scores, masks."""
@@ -81,7 +87,7 @@ def detector_parity(
     from visionops.detection.runtime import detect
 
     got = detect(session(path), pixels)
-    expected = torch_detections(network, pixels)
+    expected = torch_detections(wrapper, pixels)
     worst = {"boxes_px": 0.0, "scores": 0.0, "masks": 0.0}
     differing = 0
     for a, b in zip(got, expected):
@@ -115,9 +121,11 @@ def _pair(a: Detections, b: Detections) -> np.ndarray | None:
 
 
 def export_stage(
-    *, name: str, model: Path, scenes: Path, onnx: Path, metrics_path: Path, params: Any, root: Path
+    *, name: str, model: Path, classifier: Path, scenes: Path, onnx: Path, metrics_path: Path, params: Any, root: Path
 ) -> None:
-    """Export the detector in `model` to ONNX; refuse it unless it matches torch on test scenes and an empty one."""
+    """Export the detector in `model`, with the vote of the classifier in `classifier` unless
+    detection_export.classifier_vote is 0, to ONNX; refuse it unless it matches torch on test scenes and an empty
+    one."""
     import mlflow
 
     from visionops.core import tracking
@@ -127,13 +135,14 @@ def export_stage(
 
     settings = params.detection_export
     network, spec = load_detector(model)
+    wrapper = SingleScene(network, _vote(classifier, settings.classifier_vote))
     test = load_cluttered(scenes, "test").images[: settings.parity_scenes]
     pixels = np.concatenate([np.zeros_like(test[:1]), test]).astype(np.float32) / 255.0  # the empty scene first
     with tracking.stage_run(f"detect_export@{name}", params.tracking, root):
         mlflow.log_params({f"detection_export.{k}": v for k, v in settings.model_dump().items()})
         with atomic_path(onnx) as tmp:
-            export_detector(network, tmp, classes=spec["classes"], shape=pixels.shape[1:], opset=params.export.opset)
-            parity = detector_parity(network, tmp, pixels)
+            export_detector(wrapper, tmp, classes=spec["classes"], shape=pixels.shape[1:], opset=params.export.opset)
+            parity = detector_parity(wrapper, tmp, pixels)
             check_detector_parity(parity, settings)
         metrics = {"parity": parity, "fp32_bytes": onnx.stat().st_size}
         atomic_write_json(metrics_path, metrics)
@@ -143,6 +152,15 @@ def export_stage(
         f"detect_export@{name}: {onnx} ({metrics['fp32_bytes'] / 1e6:.2f} MB), parity on {parity['scenes']} scenes: "
         f"{parity['scenes_differing']} differ, max abs {parity['max_abs']}"
     )
+
+
+def _vote(classifier: Path, weight: float) -> nn.Module | None:
+    if weight == 0:
+        return None
+    from visionops.classifier.model_file import load_classifier
+    from visionops.detection.vote import ClassifierVote
+
+    return ClassifierVote(load_classifier(classifier)[0], weight)
 
 
 def check_detector_parity(parity: dict[str, Any], settings: Any) -> None:

@@ -51,3 +51,5 @@ class DetectionExportParams(Section):
     parity_score: float = Field(1e-3, gt=0.0)
     parity_mask: float = Field(0.01, gt=0.0)  # mask probabilities
     parity_max_differing: int = Field(0, ge=0)  # scenes allowed a different set of detections
+    # the standard classifier's vote in the exported model: score^(1 - w) x its probability of the class^w (0: none)
+    classifier_vote: float = Field(0.5, ge=0.0, le=1.0)

@@ -14,8 +14,7 @@ import torch
 
 from visionops.detection.params import RCNNParams
 from visionops.detection.runtime import Detections
-
-WARP = 28  # the classifier's input side
+from visionops.detection.warp import warp_boxes
 
 
 def propose(scene: np.ndarray, thresholds: list[int], min_pixels: int) -> np.ndarray:
@@ -37,16 +36,10 @@ def propose(scene: np.ndarray, thresholds: list[int], min_pixels: int) -> np.nda
 
 
 def warp_regions(scene: np.ndarray, boxes: np.ndarray, pad: int) -> torch.Tensor:
-    """Each box as the classifier sees an item: the square around it (its longer side plus `pad` on each side,
-    as Fashion-MNIST frames an item), resampled to 28x28. [m, 1, 28, 28] float32 in [0, 1]."""
-    from torchvision.ops import roi_align
-
-    b = torch.from_numpy(boxes)
-    centre = (b[:, :2] + b[:, 2:]) / 2
-    half = ((b[:, 2:] - b[:, :2]).max(1).values / 2 + pad)[:, None]
-    squares = torch.cat([torch.zeros(len(b), 1), centre - half, centre + half], 1)
+    """Each box as the classifier sees an item (`warp_boxes`) in one grey scene [H, W] uint8. [m, 1, 28, 28]
+    float32 in [0, 1]."""
     image = torch.from_numpy(scene).float().div_(255.0)[None, None]
-    return roi_align(image, squares, WARP, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+    return warp_boxes(image, torch.from_numpy(boxes), pad)
 
 
 def rcnn_detect(sess: onnxruntime.InferenceSession, scene: np.ndarray, params: RCNNParams) -> Detections:  # noqa: F821
