@@ -33,7 +33,7 @@ from visionops.gan.params import VARIANTS as GAN_VARIANTS
 from visionops.gan.params import GANEvaluationParams, GANParams
 from visionops.robustness.params import RobustnessParams
 from visionops.segmentation.params import VARIANTS as SEGMENTATION_VARIANTS
-from visionops.segmentation.params import SegmentationEvaluationParams, SegmenterParams
+from visionops.segmentation.params import SegmentationEvaluationParams, SegmentationExportParams, SegmenterParams
 from visionops.vqa.params import VARIANTS as VQA_VARIANTS
 from visionops.vqa.params import SymbolicParams, VQAEvaluationParams, VQAParams
 
@@ -57,6 +57,7 @@ class Params(Section):
     cluttered_scenes: ClutteredSceneParams = ClutteredSceneParams()
     segmenter: SegmenterParams = SegmenterParams()
     fcn_segmenter: SegmenterParams = SegmenterParams()
+    segmentation_export: SegmentationExportParams = SegmentationExportParams()
     segmentation_evaluation: SegmentationEvaluationParams = SegmentationEvaluationParams()
     detector: DetectorParams = DetectorParams()
     rcnn: RCNNParams = RCNNParams()

@@ -35,12 +35,16 @@ def _untrained(kind: str, encoder: str) -> torch.nn.Module:
     return network
 
 
-@pytest.mark.parametrize(("kind", "encoder"), [("deconvnet", ""), ("fcn", ""), ("deconvnet", "classifier")], ids=str)
-def test_onnx_segmenter_matches_torch_at_every_batch_size(tmp_path, kind, encoder):
+@pytest.mark.parametrize(
+    ("kind", "encoder", "mirrored"),
+    [("deconvnet", "", False), ("fcn", "", False), ("deconvnet", "classifier", False), ("deconvnet", "", True)],
+    ids=str,
+)
+def test_onnx_segmenter_matches_torch_at_every_batch_size(tmp_path, kind, encoder, mirrored):
     from visionops.core.ort import class_names, session
-    from visionops.segmentation.export import export_segmenter, segmenter_parity
+    from visionops.segmentation.export import MirrorAveraged, export_segmenter, segmenter_parity
 
-    network = _untrained(kind, encoder)
+    network = MirrorAveraged(_untrained(kind, encoder)) if mirrored else _untrained(kind, encoder)
     path = tmp_path / "segmenter.onnx"
     export_segmenter(network, path, classes=CLASSES, height=32, width=32, opset=18)
     scenes = np.random.default_rng(0).integers(0, 256, (37, 1, 32, 32)).astype(np.uint8)
@@ -48,6 +52,18 @@ def test_onnx_segmenter_matches_torch_at_every_batch_size(tmp_path, kind, encode
     parity = segmenter_parity(network, path, scenes, (1, 37))
     assert max(parity["max_abs"].values()) < 1e-4
     assert class_names(session(path)) == ["background", *CLASSES]
+
+
+def test_the_mirror_averaged_segmenter_maps_a_mirrored_scene_to_the_mirrored_map():
+    from visionops.segmentation.export import MirrorAveraged
+
+    plain = _untrained("deconvnet", "")
+    averaged = MirrorAveraged(plain).eval()
+    x = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(averaged(x.flip(-1)), averaged(x).flip(-1), atol=1e-5)
+        assert not torch.allclose(plain(x.flip(-1)).softmax(1), plain(x).softmax(1).flip(-1), atol=1e-3)
+        assert torch.allclose(averaged(x).exp().sum(1), torch.ones(3, 32, 32), atol=1e-5)  # probabilities, as logs
 
 
 def test_segment_cli_writes_the_coloured_map_and_refuses_bad_input(tmp_path, capsys):

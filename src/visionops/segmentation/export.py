@@ -1,5 +1,6 @@
 """A segmenter to ONNX: pixels [batch, C, H, W] float32 in [0, 1] -> scores [batch, 1 + classes, H, W], dynamic
-batch, channel 0 the background; its parity with torch on scenes; and the segment_export stage's work."""
+batch, channel 0 the background (log-probabilities averaged over the scene and its mirror image, unless
+segmentation_export.mirror_average is false); its parity with torch on scenes; and the segment_export stage's work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,21 @@ from visionops.core.errors import UserError
 from visionops.segmentation.runtime import INPUT_NAME, OUTPUT_NAME
 
 BACKGROUND = "background"
+
+
+class MirrorAveraged(nn.Module):
+    """The segmenter's class probabilities averaged over the scene and its mirror image (the mirror's map flipped
+    back), as log-probabilities: test-time augmentation that costs a second pass."""
+
+    def __init__(self, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+        self.channels = segmenter.channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        both = self.segmenter(torch.cat([x, x.flip(-1)])).float().softmax(1)  # one pass: one set of weights
+        n = x.shape[0]
+        return ((both[:n] + both[n:].flip(-1)) / 2).clamp_min(torch.finfo(torch.float32).tiny).log()
 
 
 def export_segmenter(
@@ -70,10 +86,13 @@ def export_stage(
     from visionops.segmentation.model_file import load_segmenter
 
     network, spec = load_segmenter(model)
+    if params.segmentation_export.mirror_average:
+        network = MirrorAveraged(network)
     test = load_cluttered(scenes, "test").images
     _, _, height, width = test.shape
     with tracking.stage_run(f"segment_export@{name}", params.tracking, root):
         mlflow.log_params({f"export.{k}": v for k, v in params.export.model_dump().items()})
+        mlflow.log_params({f"segmentation_export.{k}": v for k, v in params.segmentation_export.model_dump().items()})
         with atomic_path(onnx) as tmp:
             export_segmenter(
                 network, tmp, classes=spec["classes"], height=height, width=width, opset=params.export.opset

@@ -1,5 +1,5 @@
-"""The segmenters' params sections: `segmenter` (the deconvolution network), its variant `fcn_segmenter`, and
-`segmentation_evaluation`."""
+"""The segmenters' params sections: `segmenter` (the deconvolution network), its variant `fcn_segmenter`,
+`segmentation_export` and `segmentation_evaluation`."""
 
 from __future__ import annotations
 
@@ -34,3 +34,9 @@ class SegmenterParams(Section):
 class SegmentationEvaluationParams(Section):
     examples: int = Field(8, ge=0, le=64)  # test scenes in the figure of maps beside the truth
     batch_size: int = Field(250, ge=1)
+
+
+class SegmentationExportParams(Section):
+    # the exported segmenter averages its class probabilities over the scene and its mirror image (test-time
+    # augmentation: the segmenters trained on flipped scenes too); false: one pass, raw scores
+    mirror_average: bool = True
